@@ -1,0 +1,1 @@
+"""explorer: the Streamlit latent-space app and its Plotly figures."""

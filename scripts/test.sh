@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Set up (if needed), install the browser for the UI tests, and run the whole test suite.
+# Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium chromium-driver)
+[ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "==> installing ${need[*]} (Debian packages)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "==> not root: tests needing ${need[*]} will be skipped (sudo apt-get install ${need[*]})"
+  fi
+fi
+exec .venv/bin/python -m pytest -q "$@" tests

@@ -1,0 +1,192 @@
+"""Train a VAE on MNIST or Fashion-MNIST: python train.py --help."""
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torchvision.utils import save_image
+from tqdm import tqdm
+
+from vae_core import data
+from vae_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from vae_core.figures import canvas, encode_all
+from vae_core.model import VAE, VAEConfig
+from vae_core.training import NonFiniteLoss, TrainConfig, batches, evaluate, evaluate_iw, lr_at, train_one_epoch
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def hidden_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated widths like 512,256, got {text!r}")
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive widths like 512,256, got {text!r}")
+    return sizes
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--dataset", choices=data.DATASETS, default="mnist")
+    p.add_argument("--arch", choices=("mlp", "conv"), default="mlp", help="encoder/decoder type")
+    p.add_argument("--latent-dim", type=positive_int, default=2, help="size of z")
+    p.add_argument("--hidden", type=hidden_sizes, default="512,256", help="encoder widths; decoder mirrors")
+    p.add_argument("--epochs", type=positive_int, default=30, help="total epochs, counting resumed ones; the cosine schedule spans them")
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--lr", type=positive_float, default=2e-3, help="Adam peak learning rate (cosine decay)")
+    p.add_argument("--beta", type=float, default=1.0, help="KL weight")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/DATASET-ARCH-zD)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
+    p.add_argument("--iw-samples", type=int, default=1000, help="k of the IW test bound at the end; 0 skips")
+    p.add_argument("--export", type=Path, default=None,
+                   help="also write a slim copy of the final model (no optimizer state) here, e.g. checkpoints/NAME.pt")
+    p.add_argument("--data-root", type=Path, default=None, help=f"data folder (default: ${data.DATA_ROOT_ENV} or data/)")
+    args = p.parse_args(argv)
+    if args.beta < 0:
+        p.error(f"--beta must be >= 0, got {args.beta}")
+    if args.iw_samples < 0:
+        p.error(f"--iw-samples must be >= 0, got {args.iw_samples}")
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.out is None:
+        args.out = Path("runs") / f"{args.dataset}-{args.arch}-z{args.latent_dim}"
+    return args
+
+
+def write_pictures(out: Path, model: VAE, test: data.Split, x_test: torch.Tensor, rows: list[dict]) -> None:
+    """Reconstructions, loss curve, and for a 2-D latent the seed's canvas and scatter."""
+    from explorer.figures import latent_map, loss_curve  # plotly: only needed here
+    model = model.cpu().eval()
+    with torch.inference_mode():
+        originals = x_test[:16].cpu()
+        recon = torch.sigmoid(model.decode(model.encode(originals)[0])).view(-1, 1, 28, 28)
+    save_image(torch.cat([originals, recon]), out / "reconstructions.png", nrow=16)
+    loss_curve(rows).write_html(out / "loss_curve.html", include_plotlyjs="directory")
+    if model.cfg.latent_dim == 2:
+        save_image(canvas(model, n=20, extent=3.0), out / "canvas.png")
+        mu, _ = encode_all(model, x_test.cpu())
+        fig = latent_map(mu.numpy(), test.labels.numpy(), test.classes)
+        fig.write_html(out / "scatter.html", include_plotlyjs="directory")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    out: Path = args.out
+    ckpt_path = out / "model.pt"
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    rows: list[dict] = []
+    start_epoch = 0
+    if args.resume:
+        try:
+            model, payload = load_checkpoint(ckpt_path)
+        except CheckpointError as e:
+            print(f"error: cannot resume: {e}", file=sys.stderr)
+            return 2
+        extra = payload["extra"]
+        tcfg = TrainConfig(**{**extra["train_config"], "epochs": args.epochs, "device": args.device})
+        start_epoch = extra["epoch"]
+        rows = list(extra["history"])
+    else:
+        tcfg = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                           beta=args.beta, seed=args.seed, iw_samples=args.iw_samples, device=args.device)
+        model = VAE(VAEConfig(arch=args.arch, latent_dim=args.latent_dim, hidden=args.hidden))
+    try:
+        train, test = data.load(tcfg.dataset, True, args.data_root), data.load(tcfg.dataset, False, args.data_root)
+    except data.DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    device = torch.device(tcfg.device)
+    x_train, x_test = train.floats().to(device), test.floats().to(device)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
+    steps_per_epoch = -(-len(x_train) // tcfg.batch_size)
+    total_steps = tcfg.epochs * steps_per_epoch
+    if args.resume:
+        optimizer.load_state_dict(payload["extra"]["optimizer"])
+        gen.set_state(payload["extra"]["generator"])
+        torch.set_rng_state(payload["extra"]["torch_rng"])
+        print(f"resuming {ckpt_path} at epoch {start_epoch + 1}/{tcfg.epochs}")
+    if start_epoch >= tcfg.epochs:
+        print(f"{ckpt_path} already has {start_epoch} epochs; ask for more with --epochs")
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    step = start_epoch * steps_per_epoch
+    print(f"{tcfg.dataset} {model.cfg.arch} z={model.cfg.latent_dim} hidden={model.cfg.hidden} "
+          f"on {device}, {sum(p.numel() for p in model.parameters()):,} parameters -> {out}")
+
+    def schedule() -> float:
+        nonlocal step
+        step += 1
+        return lr_at(step - 1, total_steps, tcfg.lr)
+
+    for epoch in range(start_epoch, tcfg.epochs):
+        t0 = time.perf_counter()
+        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{tcfg.epochs}", leave=False, unit="step")
+        try:
+            train_loss = train_one_epoch(model, batches(x_train, tcfg.batch_size, gen), optimizer, tcfg.beta,
+                                         schedule, on_step=lambda loss: (bar.update(), bar.set_postfix(loss=f"{loss:.1f}")))
+        except NonFiniteLoss as e:
+            bar.close()
+            print(f"error: epoch {epoch + 1}: {e}; stopped, {ckpt_path} keeps the last good epoch "
+                  f"(try a lower --lr)", file=sys.stderr)
+            return 1
+        bar.close()
+        seconds = time.perf_counter() - t0
+        torch_rng = torch.get_rng_state()  # evaluation draws noise too; keep training's stream intact
+        test_metrics = evaluate(model, x_test)
+        torch.set_rng_state(torch_rng)
+        row = {"epoch": epoch + 1, "train_neg_elbo": train_loss, "test_neg_elbo": test_metrics["neg_elbo"],
+               "test_nll": test_metrics["nll"], "test_kl": test_metrics["kl"], "seconds": seconds}
+        rows.append(row)
+        print(f"epoch {epoch + 1:3d}/{tcfg.epochs}  train -ELBO {train_loss:7.2f}  test -ELBO "
+              f"{row['test_neg_elbo']:7.2f} (NLL {row['test_nll']:.2f} + KL {row['test_kl']:.2f})  {seconds:5.1f} s")
+        with open(out / "metrics.jsonl", "a" if epoch else "w") as f:
+            f.write(json.dumps(row) + "\n")
+        extra = {"epoch": epoch + 1, "train_config": asdict(tcfg), "history": rows,
+                 "optimizer": optimizer.state_dict(), "generator": gen.get_state(),
+                 "torch_rng": torch.get_rng_state()}
+        save_checkpoint(ckpt_path, model, dataset=tcfg.dataset, metrics=test_metrics_summary(rows), extra=extra)
+
+    metrics = test_metrics_summary(rows)
+    if tcfg.iw_samples > 0:
+        bar = tqdm(total=len(x_test), desc=f"IW-{tcfg.iw_samples} test bound", unit="img")
+        metrics[f"test_iw{tcfg.iw_samples}"] = evaluate_iw(model, x_test, tcfg.iw_samples, progress=bar.update)
+        bar.close()
+        print(f"test IW-{tcfg.iw_samples} bound: {metrics[f'test_iw{tcfg.iw_samples}']:.2f} nats")
+    save_checkpoint(ckpt_path, model, dataset=tcfg.dataset, metrics=metrics, extra=extra)
+    if args.export is not None:
+        save_checkpoint(args.export, model, dataset=tcfg.dataset, metrics=metrics,
+                        extra={"train_config": asdict(tcfg), "history": rows})
+        print(f"exported {args.export} ({args.export.stat().st_size / 1e6:.1f} MB)")
+    write_pictures(out, model, test, x_test, rows)
+    print(f"wrote {ckpt_path}, metrics.jsonl and pictures to {out}")
+    return 0
+
+
+def test_metrics_summary(rows: list[dict]) -> dict:
+    last = rows[-1]
+    return {"epochs": last["epoch"], "test_neg_elbo": last["test_neg_elbo"], "test_nll": last["test_nll"],
+            "test_kl": last["test_kl"], "train_neg_elbo": last["train_neg_elbo"]}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

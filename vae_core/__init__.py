@@ -1,0 +1,1 @@
+"""vae_core: the VAE library behind train.py and the explorer (torch only, no UI)."""
