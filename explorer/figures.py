@@ -41,3 +41,44 @@ def loss_curve(rows: list[dict]) -> go.Figure:
     fig.update_layout(xaxis_title="epoch", yaxis_title="nats per image", height=420,
                       margin=dict(l=10, r=10, t=30, b=10))
     return fig
+
+
+def add_overlays(fig: go.Figure) -> None:
+    """Append the traces the app moves on every rerun (their data is set in place, see `set_overlay`):
+    the posterior ellipse, the interpolation path, A/B and the decoder's current point."""
+    common = dict(hoverinfo="skip", showlegend=False)
+    fig.add_trace(go.Scatter(x=[], y=[], mode="lines", name="ellipse", line=dict(color="black", dash="dot"),
+                             **common))
+    fig.add_trace(go.Scatter(x=[], y=[], mode="lines+markers+text", name="path", textposition="top center",
+                             line=dict(color="#444", width=2), marker=dict(size=6, color="#444"), **common))
+    fig.add_trace(go.Scatter(x=[], y=[], mode="lines+markers", name="slerp",
+                             line=dict(color="#444", width=2, dash="dash"), marker=dict(size=5, color="#444"),
+                             **common))
+    fig.add_trace(go.Scatter(x=[], y=[], mode="markers", name="decoder",
+                             marker=dict(symbol="x-thin", size=16, line=dict(width=3, color="black")), **common))
+
+
+def set_overlay(fig: go.Figure, name: str, xy: np.ndarray | None, text: list[str] | None = None) -> None:
+    """Move one overlay trace (by name) to points xy [N, 2], or hide it with None."""
+    trace = next(t for t in fig.data if t.name == name)
+    with fig.batch_update():
+        trace.x = [] if xy is None else xy[:, 0]
+        trace.y = [] if xy is None else xy[:, 1]
+        if text is not None:
+            trace.text = text
+
+
+def add_prior_contours(fig: go.Figure, origin: np.ndarray) -> None:
+    """1, 2 and 3 sigma circles of N(0, I) around its mean `origin` (seen in a 2-D view)."""
+    t = np.linspace(0, 2 * np.pi, 100)
+    for k in (1, 2, 3):
+        fig.add_trace(go.Scatter(x=origin[0] + k * np.cos(t), y=origin[1] + k * np.sin(t), mode="lines",
+                                 name=f"prior {k}σ", line=dict(color="rgba(0,0,0,0.35)", width=1),
+                                 hoverinfo="skip", showlegend=(k == 1), legendgroup="prior"))
+
+
+def add_underlay(fig: go.Figure, png_data_uri: str, extent: tuple[float, float, float, float]) -> None:
+    """Draw a decoded canvas (a PNG data URI) under the points, filling x0..x1, y0..y1."""
+    x0, x1, y0, y1 = extent
+    fig.add_layout_image(dict(source=png_data_uri, xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0,
+                              sizey=y1 - y0, sizing="stretch", layer="below", opacity=0.55))

@@ -1,0 +1,24 @@
+"""Pixels to PNG bytes: crisp nearest-neighbour upscaling, single digits and grids."""
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.utils import make_grid
+
+
+def to_png(pixels: torch.Tensor | np.ndarray, scale: int = 1) -> bytes:
+    """pixels: [H, W] or [1, H, W] in [0, 1] -> PNG bytes, each pixel a scale x scale block."""
+    a = np.asarray(pixels, dtype=np.float32).reshape(pixels.shape[-2:])
+    img = Image.fromarray(np.rint(np.clip(a, 0, 1) * 255).astype(np.uint8), mode="L")
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def grid_png(images: torch.Tensor, nrow: int, scale: int = 1, padding: int = 1) -> bytes:
+    """images: [N, 1, 28, 28] in [0, 1] -> one PNG of the tiles, nrow per row."""
+    grid = make_grid(images, nrow=nrow, padding=padding, pad_value=0.35)[0]
+    return to_png(grid, scale)

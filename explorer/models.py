@@ -1,0 +1,91 @@
+"""Finding, loading and caching checkpoints, their test data and their encodings for the app."""
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from vae_core import data
+from vae_core.checkpoint import load_checkpoint
+from vae_core.figures import encode_all
+from vae_core.model import VAE
+
+REPO = Path(__file__).resolve().parent.parent
+CHECKPOINT_DIRS = ("checkpoints", "runs")  # the only folders the picker reads, relative to the repo
+DEFAULT_CHECKPOINT = "checkpoints/mnist-mlp-z2.pt"
+
+
+def find_checkpoints(repo: Path = REPO) -> list[str]:
+    """Checkpoint files (*.pt) under the picker's folders, as repo-relative paths, default first.
+
+    Symlinks that lead outside those folders are skipped, so nothing else is ever read.
+    """
+    found = []
+    for folder in CHECKPOINT_DIRS:
+        base = (repo / folder).resolve()
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*.pt")):
+            if path.is_file() and path.resolve().is_relative_to(base):
+                found.append(path.relative_to(repo.resolve()).as_posix())
+    return sorted(found, key=lambda p: (p != DEFAULT_CHECKPOINT, not p.startswith("checkpoints/"), p))
+
+
+def resolve(choice: str, repo: Path = REPO) -> Path:
+    """The file behind a picker entry; refuses anything that is not one of find_checkpoints()."""
+    if choice not in find_checkpoints(repo):
+        raise ValueError(f"{choice!r} is not a checkpoint in {' or '.join(CHECKPOINT_DIRS)}/")
+    return repo / choice
+
+
+@dataclass
+class Loaded:
+    """A checkpoint ready to explore."""
+    name: str  # repo-relative path, shown in the UI
+    ident: str  # name + modification time: the cache key of everything derived from it
+    model: VAE
+    payload: dict  # the checkpoint's plain data (config, metrics, dataset, ...)
+
+    @property
+    def dataset(self) -> str:
+        return self.payload.get("dataset", "mnist")
+
+    @property
+    def latent_dim(self) -> int:
+        return self.model.cfg.latent_dim
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def _load(path: str, mtime: float) -> tuple[VAE, dict]:
+    model, payload = load_checkpoint(Path(path))
+    return model, payload
+
+
+def load(choice: str) -> Loaded:
+    path = resolve(choice)
+    mtime = path.stat().st_mtime
+    model, payload = _load(str(path), mtime)
+    return Loaded(choice, f"{choice}@{mtime}", model, payload)
+
+
+@st.cache_resource(show_spinner="Loading the test set…")
+def test_split(dataset: str) -> tuple[data.Split, torch.Tensor]:
+    """The 10k test images (uint8 split and [N, 1, 28, 28] floats), loaded once per dataset."""
+    split = data.load(dataset, train=False, root=REPO / data.default_root())
+    return split, split.floats()
+
+
+@st.cache_data(show_spinner="Encoding the 10,000 test digits…", max_entries=8)
+def encodings(_model: VAE, ident: str, dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and log-variances of every test image, [N, D] each; once per checkpoint."""
+    _, x = test_split(dataset)
+    mu, logvar = encode_all(_model, x)
+    return mu.numpy(), logvar.numpy()
+
+
+@torch.inference_mode()
+def decode(model: VAE, z: np.ndarray) -> np.ndarray:
+    """z: [N, D] -> pixel means [N, 28, 28] in [0, 1]."""
+    logits = model.decode(torch.as_tensor(np.asarray(z, np.float32).reshape(-1, model.cfg.latent_dim)))
+    return torch.sigmoid(logits).view(-1, 28, 28).numpy()

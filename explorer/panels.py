@@ -1,0 +1,303 @@
+"""The app's UI pieces, each a small function that draws one part and returns the user's choices."""
+import base64
+import subprocess
+import sys
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from explorer import figures, images, models
+from explorer.projection import Projection, axes, pca
+from vae_core.checkpoint import CheckpointError
+from vae_core.data import DataError
+from vae_core.figures import SPACINGS, canvas
+
+DIGIT_SCALE = 10  # 28 px -> 280 px, nearest neighbour
+FOLD_SLIDERS_AFTER = 8
+
+
+# ---------------------------------------------------------------- state -----
+
+def reset_state_for(loaded: models.Loaded, ranges: np.ndarray) -> None:
+    """Start each checkpoint at the prior mean, with nothing selected."""
+    if st.session_state.get("state_for") == loaded.ident:
+        return
+    d = loaded.latent_dim
+    for key in [k for k in st.session_state if str(k).startswith("zs_")]:
+        del st.session_state[key]
+    st.session_state.update(state_for=loaded.ident, z=[0.0] * d, z_version=0, selected=None, A=0, B=1,
+                            ranges=ranges.tolist())
+
+
+def set_z(z, *, from_browser: bool = False) -> None:
+    """Make z the decoder's point: clipped into the slider ranges, pushed to the sliders and the page."""
+    lo, hi = np.asarray(st.session_state["ranges"]).T
+    z = np.clip(np.asarray(z, np.float64), lo, hi)
+    st.session_state["z"] = [round(float(v), 3) for v in z]
+    for i, v in enumerate(st.session_state["z"]):
+        st.session_state[f"zs_{i}"] = v
+    if not from_browser:
+        st.session_state["z_version"] += 1  # tells the live widget to take the new point
+
+
+def slider_ranges(mu: np.ndarray) -> np.ndarray:
+    """Per-dim [lo, hi] covering the test means and the prior's +-3 sigma: [D, 2]."""
+    reach = np.maximum(3.0, np.ceil(np.quantile(np.abs(mu), 0.999, axis=0) * 2) / 2)
+    return np.stack([-reach, reach], 1)
+
+
+# -------------------------------------------------------------- sidebar -----
+
+def pick_checkpoint() -> str | None:
+    """The checkpoint picker: only files under checkpoints/ and runs/. None when there are none."""
+    st.sidebar.header("Model")
+    choices = models.find_checkpoints()
+    if not choices:
+        return None
+    return st.sidebar.selectbox("Checkpoint", choices, key="ckpt",
+                                help="Files found in checkpoints/ and runs/ (train more with train.py)")
+
+
+def show_model_card(loaded: models.Loaded) -> None:
+    cfg, metrics = loaded.model.cfg, loaded.payload.get("metrics", {})
+    st.sidebar.caption(f"**{loaded.dataset}** · {cfg.arch} · latent {cfg.latent_dim} · hidden {cfg.hidden}")
+    rows = {"test -ELBO": metrics.get("test_neg_elbo"), "test NLL": metrics.get("test_nll"),
+            "test KL": metrics.get("test_kl"), "epochs": metrics.get("epochs")}
+    rows.update({f"IW-{k[7:]} bound": v for k, v in metrics.items() if k.startswith("test_iw")})
+    st.sidebar.markdown("  \n".join(f"{k}: **{v:.2f}**" if isinstance(v, float) else f"{k}: **{v}**"
+                                    for k, v in rows.items() if v is not None) + "  \n(nats per image)")
+
+
+def view_options(d: int) -> dict:
+    """Map view: which plane, and the optional layers."""
+    st.sidebar.header("Map")
+    opts = {"mode": "axes", "i": 0, "j": 1}
+    if d > 2:
+        opts["mode"] = st.sidebar.radio("Plane", ["PCA of the means", "Two latent dims"], key="plane",
+                                        horizontal=True) == "Two latent dims" and "axes" or "pca"
+        if opts["mode"] == "axes":
+            c1, c2 = st.sidebar.columns(2)
+            opts["i"] = c1.selectbox("x axis", range(d), index=0, key="dim_i", format_func=lambda k: f"z{k}")
+            opts["j"] = c2.selectbox("y axis", range(d), index=1, key="dim_j", format_func=lambda k: f"z{k}")
+    opts["underlay"] = st.sidebar.checkbox("Decoded canvas under the points", key="underlay")
+    opts["contours"] = st.sidebar.checkbox("Prior contours (1, 2, 3σ)", key="contours")
+    return opts
+
+
+def projection_for(opts: dict, mu: np.ndarray) -> Projection:
+    d = mu.shape[1]
+    if d == 1:
+        return axes(1)
+    return pca(mu) if opts["mode"] == "pca" else axes(d, opts["i"], opts["j"])
+
+
+def no_checkpoint() -> None:
+    """First start without any model: say so and offer to train the default one."""
+    st.title("VAE latent-space explorer")
+    st.warning("No checkpoint found in `checkpoints/` or `runs/`.")
+    st.write("Train the default model (2-D latent MLP on MNIST, about 2 minutes on a laptop CPU), "
+             "or run `python train.py --help` in a terminal for more choices.")
+    if st.button("Train the default model", type="primary"):
+        train_in_subprocess(["--epochs", "10", "--iw-samples", "0", "--out", "runs/mnist-mlp-z2"], 10)
+        st.rerun()
+
+
+def train_in_subprocess(args: list[str], epochs: int) -> None:
+    """Run train.py (the app itself holds no training code), following its epoch lines."""
+    bar = st.progress(0.0, text="Starting training…")
+    proc = subprocess.Popen([sys.executable, str(models.REPO / "train.py"), *args], cwd=models.REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    done = 0
+    for line in proc.stdout:
+        if line.startswith("epoch"):
+            done += 1
+            bar.progress(min(done / epochs, 1.0), text=line.strip())
+    if proc.wait() != 0:
+        st.error(f"train.py stopped with exit code {proc.returncode}; run it in a terminal to see why.")
+        st.stop()
+    bar.progress(1.0, text="Done")
+
+
+def load_or_stop(choice: str) -> tuple[models.Loaded, "models.data.Split", np.ndarray, np.ndarray]:
+    """Load the checkpoint, its test set and encodings, or show one clear error and stop."""
+    try:
+        loaded = models.load(choice)
+        split, _ = models.test_split(loaded.dataset)
+        mu, logvar = models.encodings(loaded.model, loaded.ident, loaded.dataset)
+    except (CheckpointError, DataError, ValueError) as e:
+        st.error(str(e))
+        st.stop()
+    return loaded, split, mu, logvar
+
+
+# ------------------------------------------------------------- decoder ------
+
+def server_decoder(loaded: models.Loaded) -> None:
+    """One slider per latent dim (folded after 8); decodes on the server on release."""
+    d, ranges = loaded.latent_dim, st.session_state["ranges"]
+
+    def on_slide():
+        set_z([st.session_state[f"zs_{i}"] for i in range(d)], from_browser=True)
+
+    def slider(container, i):
+        st.session_state.setdefault(f"zs_{i}", st.session_state["z"][i])
+        lo, hi = ranges[i]
+        container.slider(f"z{i}", float(lo), float(hi), step=0.01, key=f"zs_{i}", on_change=on_slide)
+
+    for i in range(min(d, FOLD_SLIDERS_AFTER)):
+        slider(st, i)
+    if d > FOLD_SLIDERS_AFTER:
+        with st.expander(f"z{FOLD_SLIDERS_AFTER} … z{d - 1}"):
+            for i in range(FOLD_SLIDERS_AFTER, d):
+                slider(st, i)
+
+
+def digit_view(loaded: models.Loaded, live: bool) -> None:
+    """The decoded digit at z (server-side), its z values, prior sampling and a PNG download."""
+    z = np.asarray(st.session_state["z"])
+    png = images.to_png(models.decode(loaded.model, z)[0], DIGIT_SCALE)
+    if not live:
+        st.image(png, width=280)
+    st.caption("z = (" + ", ".join(f"{v:+.2f}" for v in z) + ")")
+    c1, c2 = st.columns(2)
+    c1.button("Sample from the prior", on_click=lambda: set_z(np.random.default_rng().standard_normal(len(z))),
+              use_container_width=True)
+    c2.download_button("Download PNG", png, file_name="digit_" + "_".join(f"{v:.2f}" for v in z) + ".png",
+                       mime="image/png", use_container_width=True)
+
+
+# ----------------------------------------------------------------- map ------
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _underlay_uri(_model, ident: str, center: tuple, W: tuple, extent: tuple, n: int = 24) -> str:
+    proj = Projection(np.asarray(center), np.asarray(W), ("", ""))
+    x0, x1, y0, y1 = extent
+    xs, ys = np.linspace(x0, x1, n), np.linspace(y1, y0, n)  # top row first
+    xy = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+    tiles = models.decode(_model, proj.from_xy(xy))
+    png = images.grid_png(torch.from_numpy(tiles).unsqueeze(1), nrow=n, padding=0)
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def map_figure(loaded: models.Loaded, split, mu: np.ndarray, proj: Projection, opts: dict) -> go.Figure:
+    """This session's map figure, built once per checkpoint and view; overlays move in place."""
+    key = (loaded.ident, proj.titles, proj.center.tobytes(), proj.W.tobytes(), opts["underlay"],
+           opts["contours"])
+    cached = st.session_state.get("map_fig")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    xy = proj.to_xy(mu)
+    fig = figures.latent_map(xy, split.labels.numpy(), split.classes, axis_titles=proj.titles)
+    if opts["underlay"]:
+        lo, hi = xy.min(0) - 0.3, xy.max(0) + 0.3
+        extent = (lo[0], hi[0], lo[1], hi[1])
+        uri = _underlay_uri(loaded.model, loaded.ident, tuple(proj.center), tuple(map(tuple, proj.W)), extent)
+        figures.add_underlay(fig, uri, extent)
+        fig.update_xaxes(range=[lo[0], hi[0]])
+        fig.update_yaxes(range=[lo[1], hi[1]])
+    if opts["contours"]:
+        figures.add_prior_contours(fig, proj.to_xy(np.zeros(loaded.latent_dim)))
+    figures.add_overlays(fig)
+    st.session_state["map_fig"] = (key, fig)
+    return fig
+
+
+def latent_map(fig: go.Figure, mu: np.ndarray, logvar: np.ndarray, proj: Projection) -> None:
+    """Draw the map with the decoder's point, the selected digit's ellipse and the A-B paths."""
+    sel = st.session_state["selected"]
+    figures.set_overlay(fig, "decoder", proj.to_xy(np.asarray(st.session_state["z"]))[None])
+    figures.set_overlay(fig, "ellipse", None if sel is None else proj.ellipse(mu[sel], logvar[sel]))
+    a, b = mu[st.session_state["A"]], mu[st.session_state["B"]]
+    t = np.linspace(0, 1, st.session_state.get("interp_k", 8))
+    figures.set_overlay(fig, "path", proj.to_xy(lerp(a, b, t)),
+                        text=["A"] + [""] * (len(t) - 2) + ["B"])
+    figures.set_overlay(fig, "slerp", proj.to_xy(slerp(a, b, t)))
+
+    def on_select():
+        points = st.session_state["map"].selection.points
+        if points:
+            st.session_state["selected"] = int(points[0]["customdata"])
+
+    st.plotly_chart(fig, on_select=on_select, selection_mode="points", key="map",
+                    config={"scrollZoom": True, "displaylogo": False})
+
+
+# ------------------------------------------------------------ selection -----
+
+def selection_panel(loaded: models.Loaded, split, x: torch.Tensor, mu: np.ndarray, logvar: np.ndarray) -> None:
+    """Original | reconstruction from the posterior mean | reconstructions from posterior samples."""
+    idx = st.session_state["selected"]
+    if idx is None:
+        st.info("Click a point on the map to see that digit and its reconstructions.")
+        return
+    label = split.classes[int(split.labels[idx])]
+    st.subheader(f"Test digit #{idx} · {label}")
+    rng = np.random.default_rng(idx)
+    samples = mu[idx] + rng.standard_normal((5, mu.shape[1])) * np.exp(0.5 * logvar[idx])
+    decoded = models.decode(loaded.model, np.vstack([mu[idx][None], samples]))
+    cols = st.columns([1, 1, 3])
+    cols[0].image(images.to_png(x[idx, 0], 4), caption="original", width=112)
+    cols[1].image(images.to_png(decoded[0], 4), caption="from posterior mean", width=112)
+    cols[2].image(images.grid_png(torch.from_numpy(decoded[1:]).unsqueeze(1), nrow=5, scale=4),
+                  caption="from 5 posterior samples (dotted ellipse: ±2σ)")
+    c1, c2, c3 = st.columns(3)
+    c1.button("Decode this point", on_click=set_z, args=(mu[idx],), use_container_width=True, type="primary")
+    c2.button("Set as A", on_click=lambda: st.session_state.update(A=idx), use_container_width=True)
+    c3.button("Set as B", on_click=lambda: st.session_state.update(B=idx), use_container_width=True)
+
+
+# -------------------------------------------------------- canvas / paths ----
+
+@st.cache_data(show_spinner="Decoding the canvas…", max_entries=32)
+def _canvas_png(_model, ident: str, n: int, extent: float, spacing: str, dims: tuple[int, int]) -> bytes:
+    return images.to_png(canvas(_model, n, extent, spacing, dims), 2)
+
+
+def canvas_tab(loaded: models.Loaded) -> None:
+    """The seed's n x n grid of decodes over a latent mesh."""
+    d = loaded.latent_dim
+    c1, c2, c3 = st.columns(3)
+    n = c1.slider("Grid size n", 3, 30, 15, key="canvas_n")
+    spacing = c2.radio("Spacing", SPACINGS, horizontal=True, key="canvas_spacing",
+                       format_func=lambda s: {"uniform": "uniform", "gaussian": "Gaussian quantiles"}[s])
+    extent = c3.slider("Extent ±", 0.5, 6.0, 3.0, 0.5, key="canvas_extent", disabled=spacing == "gaussian")
+    dims = (0, min(1, d - 1))
+    if d > 2:
+        c1, c2 = st.columns(2)
+        dims = (c1.selectbox("Horizontal", range(d), 0, key="canvas_i", format_func=lambda k: f"z{k}"),
+                c2.selectbox("Vertical", range(d), 1, key="canvas_j", format_func=lambda k: f"z{k}"))
+        st.caption("The other latent dims are held at 0, the prior mean.")
+    png = _canvas_png(loaded.model, loaded.ident, n, extent, spacing, dims)
+    st.image(png, caption=f"z{dims[0]} left→right, z{dims[1]} bottom→top", width=min(56 * n, 840))
+    st.download_button("Download canvas PNG", png, file_name=f"canvas_{n}x{n}_{spacing}.png", mime="image/png")
+
+
+def lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return a[None] * (1 - t[:, None]) + b[None] * t[:, None]
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Spherical interpolation (Shoemake 1985; White 2016 for latent spaces); linear when a, b are parallel."""
+    cos = np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12)
+    omega = np.arccos(np.clip(cos, -1, 1))
+    if omega < 1e-4:
+        return lerp(a, b, t)
+    s = np.sin(omega)
+    return (np.sin((1 - t) * omega)[:, None] * a[None] + np.sin(t * omega)[:, None] * b[None]) / s
+
+
+def interpolation_tab(loaded: models.Loaded, split, mu: np.ndarray) -> None:
+    """Decodes along the line (and the great circle) between the means of test digits A and B."""
+    n = len(mu)
+    c1, c2, c3 = st.columns(3)
+    a = c1.number_input("A (test index)", 0, n - 1, key="A", help="Or click a point and press 'Set as A'")
+    b = c2.number_input("B (test index)", 0, n - 1, key="B")
+    k = c3.slider("Steps", 3, 16, 8, key="interp_k")
+    t = np.linspace(0, 1, k)
+    st.caption(f"A = #{a} ({split.classes[int(split.labels[a])]}), B = #{b} ({split.classes[int(split.labels[b])]}); "
+               "both paths are drawn on the map (dashed: spherical)")
+    for name, path in (("Linear", lerp(mu[a], mu[b], t)), ("Spherical", slerp(mu[a], mu[b], t))):
+        tiles = torch.from_numpy(models.decode(loaded.model, path)).unsqueeze(1)
+        st.image(images.grid_png(tiles, nrow=k, scale=3), caption=name)

@@ -1,0 +1,43 @@
+"""Linear 2-D views of a D-dim latent space: two chosen axes or the PCA plane of the test means."""
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Projection:
+    """xy = (z - center) @ W and back z = center + xy @ W.T, W: [D, 2] with orthonormal columns."""
+    center: np.ndarray  # [D]
+    W: np.ndarray  # [D, 2]
+    titles: tuple[str, str]  # axis titles
+
+    def to_xy(self, z: np.ndarray) -> np.ndarray:
+        return (np.asarray(z, np.float64) - self.center) @ self.W
+
+    def from_xy(self, xy: np.ndarray) -> np.ndarray:
+        return self.center + np.asarray(xy, np.float64) @ self.W.T
+
+    def ellipse(self, mu: np.ndarray, logvar: np.ndarray, n_sigma: float = 2.0, n: int = 60) -> np.ndarray:
+        """The n_sigma contour of N(mu, diag(exp(logvar))) seen in this view: [n, 2] points."""
+        cov = self.W.T @ np.diag(np.exp(logvar)) @ self.W
+        vals, vecs = np.linalg.eigh(cov)
+        t = np.linspace(0, 2 * np.pi, n)
+        circle = np.stack([np.cos(t), np.sin(t)], 1)
+        return self.to_xy(mu) + n_sigma * (circle * np.sqrt(np.maximum(vals, 0))) @ vecs.T
+
+
+def axes(d: int, i: int = 0, j: int = 1) -> Projection:
+    """Latent dims i and j (the others held at 0, the prior mean)."""
+    W = np.zeros((d, 2))
+    W[i, 0] = 1.0
+    if d > 1:
+        W[j, 1] = 1.0
+    return Projection(np.zeros(d), W, (f"z{i}", f"z{j}" if d > 1 else "(1-D latent)"))
+
+
+def pca(points: np.ndarray) -> Projection:
+    """The plane of the two largest principal components of points [N, D] (D >= 2)."""
+    center = points.mean(0)
+    _, s, vt = np.linalg.svd(points - center, full_matrices=False)
+    var = s ** 2 / max((s ** 2).sum(), 1e-12)
+    return Projection(center, vt[:2].T, (f"PC1 ({var[0]:.0%} of variance)", f"PC2 ({var[1]:.0%})"))
