@@ -45,17 +45,21 @@ def loss_curve(rows: list[dict]) -> go.Figure:
 
 def add_overlays(fig: go.Figure) -> None:
     """Append the traces the app moves on every rerun (their data is set in place, see `set_overlay`):
-    the posterior ellipse, the interpolation path, A/B and the decoder's current point."""
+    the posterior ellipse, the interpolation paths, A/B and the decoder's current point.
+    WebGL traces like the points, so they draw above them."""
     common = dict(hoverinfo="skip", showlegend=False)
-    fig.add_trace(go.Scatter(x=[], y=[], mode="lines", name="ellipse", line=dict(color="black", dash="dot"),
+    fig.add_trace(go.Scattergl(x=[], y=[], mode="lines", name="ellipse", line=dict(color="black", dash="dot"),
                              **common))
-    fig.add_trace(go.Scatter(x=[], y=[], mode="lines+markers+text", name="path", textposition="top center",
+    fig.add_trace(go.Scattergl(x=[], y=[], mode="lines+markers+text", name="path", textposition="top center",
                              line=dict(color="#444", width=2), marker=dict(size=6, color="#444"), **common))
-    fig.add_trace(go.Scatter(x=[], y=[], mode="lines+markers", name="slerp",
+    fig.add_trace(go.Scattergl(x=[], y=[], mode="lines+markers", name="slerp",
                              line=dict(color="#444", width=2, dash="dash"), marker=dict(size=5, color="#444"),
                              **common))
-    fig.add_trace(go.Scatter(x=[], y=[], mode="markers", name="decoder",
-                             marker=dict(symbol="x-thin", size=16, line=dict(width=3, color="black")), **common))
+    fig.add_trace(go.Scattergl(x=[], y=[], mode="markers", name="selected",
+                               marker=dict(symbol="circle-open", size=14, line=dict(width=2.5), color="black"),
+                               **common))
+    fig.add_trace(go.Scattergl(x=[], y=[], mode="markers", name="decoder",
+                             marker=dict(symbol="x", size=15, color="black", line=dict(width=1.5, color="white")), **common))
 
 
 def set_overlay(fig: go.Figure, name: str, xy: np.ndarray | None, text: list[str] | None = None) -> None:

@@ -1,4 +1,5 @@
 """Finding, loading and caching checkpoints, their test data and their encodings for the app."""
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,15 +13,21 @@ from vae_core.figures import encode_all
 from vae_core.model import VAE
 
 REPO = Path(__file__).resolve().parent.parent
-CHECKPOINT_DIRS = ("checkpoints", "runs")  # the only folders the picker reads, relative to the repo
+HOME_ENV = "VAE_EXPLORER_HOME"  # the folder holding checkpoints/ and runs/ (default: the repo)
+CHECKPOINT_DIRS = ("checkpoints", "runs")  # the only folders the picker reads
 DEFAULT_CHECKPOINT = "checkpoints/mnist-mlp-z2.pt"
 
 
-def find_checkpoints(repo: Path = REPO) -> list[str]:
+def home() -> Path:
+    return Path(os.environ.get(HOME_ENV, REPO)).resolve()
+
+
+def find_checkpoints(repo: Path | None = None) -> list[str]:
     """Checkpoint files (*.pt) under the picker's folders, as repo-relative paths, default first.
 
     Symlinks that lead outside those folders are skipped, so nothing else is ever read.
     """
+    repo = home() if repo is None else repo
     found = []
     for folder in CHECKPOINT_DIRS:
         base = (repo / folder).resolve()
@@ -28,12 +35,13 @@ def find_checkpoints(repo: Path = REPO) -> list[str]:
             continue
         for path in sorted(base.rglob("*.pt")):
             if path.is_file() and path.resolve().is_relative_to(base):
-                found.append(path.relative_to(repo.resolve()).as_posix())
+                found.append(f"{folder}/{path.relative_to(base).as_posix()}")
     return sorted(found, key=lambda p: (p != DEFAULT_CHECKPOINT, not p.startswith("checkpoints/"), p))
 
 
-def resolve(choice: str, repo: Path = REPO) -> Path:
+def resolve(choice: str, repo: Path | None = None) -> Path:
     """The file behind a picker entry; refuses anything that is not one of find_checkpoints()."""
+    repo = home() if repo is None else repo
     if choice not in find_checkpoints(repo):
         raise ValueError(f"{choice!r} is not a checkpoint in {' or '.join(CHECKPOINT_DIRS)}/")
     return repo / choice

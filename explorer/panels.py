@@ -107,7 +107,9 @@ def no_checkpoint() -> None:
 def train_in_subprocess(args: list[str], epochs: int) -> None:
     """Run train.py (the app itself holds no training code), following its epoch lines."""
     bar = st.progress(0.0, text="Starting training…")
-    proc = subprocess.Popen([sys.executable, str(models.REPO / "train.py"), *args], cwd=models.REPO,
+    data_root = models.REPO / models.data.default_root()
+    proc = subprocess.Popen([sys.executable, str(models.REPO / "train.py"), *args, "--data-root", str(data_root)],
+                            cwd=models.home(),
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     done = 0
     for line in proc.stdout:
@@ -209,19 +211,22 @@ def latent_map(fig: go.Figure, mu: np.ndarray, logvar: np.ndarray, proj: Project
     sel = st.session_state["selected"]
     figures.set_overlay(fig, "decoder", proj.to_xy(np.asarray(st.session_state["z"]))[None])
     figures.set_overlay(fig, "ellipse", None if sel is None else proj.ellipse(mu[sel], logvar[sel]))
+    figures.set_overlay(fig, "selected", None if sel is None else proj.to_xy(mu[sel])[None])
     a, b = mu[st.session_state["A"]], mu[st.session_state["B"]]
     t = np.linspace(0, 1, st.session_state.get("interp_k", 8))
     figures.set_overlay(fig, "path", proj.to_xy(lerp(a, b, t)),
                         text=["A"] + [""] * (len(t) - 2) + ["B"])
     figures.set_overlay(fig, "slerp", proj.to_xy(slerp(a, b, t)))
 
-    def on_select():
-        points = st.session_state["map"].selection.points
-        if points:
-            st.session_state["selected"] = int(points[0]["customdata"])
-
-    st.plotly_chart(fig, on_select=on_select, selection_mode="points", key="map",
-                    config={"scrollZoom": True, "displaylogo": False})
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map",
+                            config={"scrollZoom": True, "displaylogo": False})
+    points = event.selection.points if event is not None else []
+    picked = int(points[0]["customdata"]) if points else None
+    if picked != st.session_state.get("last_pick"):  # a new click (the map's selection clears on redraw)
+        st.session_state["last_pick"] = picked
+        if picked is not None:
+            st.session_state["selected"] = picked
+            st.rerun()  # redraw the map with this digit's ellipse
 
 
 # ------------------------------------------------------------ selection -----

@@ -12,7 +12,7 @@ N_PIXELS = 28 * 28
 class VAEConfig:
     arch: str = "mlp"  # "mlp" (fully connected, as in the seed) or "conv"
     latent_dim: int = 2  # size of z; 2 gives the map and canvas pictures
-    hidden: list[int] = field(default_factory=lambda: [512, 256])  # encoder widths; decoder mirrors
+    hidden: list[int] = field(default_factory=lambda: [512, 512, 256])  # encoder widths; decoder mirrors
     conv_channels: list[int] = field(default_factory=lambda: [32, 64])  # conv arch only
 
     def __post_init__(self):

@@ -12,7 +12,7 @@ from vae_core.model import VAE
 @dataclass
 class TrainConfig:
     dataset: str = "mnist"  # "mnist" or "fashion-mnist"
-    epochs: int = 30  # passes over the 60k training images
+    epochs: int = 40  # passes over the 60k training images
     batch_size: int = 128  # images per Adam step
     lr: float = 2e-3  # Adam peak learning rate; cosine-decayed to lr/20 over the run
     beta: float = 1.0  # KL weight (1 = the true ELBO)

@@ -1,0 +1,101 @@
+"""Helpers for real-browser checks: serve the app on loopback, drive Debian's Chromium with Playwright."""
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(env: dict | None = None, timeout: float = 90.0):
+    """`streamlit run explorer/app.py` on a free loopback port; yields the URL, stops it after."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "explorer" / "app.py"), "--server.headless", "true",
+           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not come up on {url}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def chromium(viewport=(1400, 1000)):
+    """A fresh headless Chromium page (Playwright driving the system browser; nothing downloaded)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+            yield page
+        finally:
+            browser.close()
+
+
+def wait_for_app(page, url: str, timeout_ms: int = 90_000) -> None:
+    page.goto(url)
+    page.get_by_text("Decoder", exact=True).wait_for(timeout=timeout_ms)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=timeout_ms)
+
+
+def wait_idle(page, settle_ms: int = 500, timeout_ms: int = 60_000) -> None:
+    """Wait until the app has no script run in flight (Streamlit's status widget is gone), then settle."""
+    page.wait_for_timeout(200)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=timeout_ms)
+    page.wait_for_timeout(settle_ms)
+
+
+def click_map_point(page, index: int) -> None:
+    """Hover, then click the map point of test digit `index` (plotly's WebGL picking needs the hover)."""
+    xy = page.evaluate(POINT_XY_JS, index)
+    assert xy is not None, f"test digit #{index} is not on the map"
+    page.mouse.move(xy[0] - 6, xy[1] - 6)
+    page.wait_for_timeout(200)
+    page.mouse.move(*xy)
+    page.wait_for_timeout(400)
+    page.mouse.click(*xy)
+
+
+# JS: page coordinates of the map point with a given test index (customdata), via plotly's axes
+POINT_XY_JS = """(index) => {
+  const gd = document.querySelector('.js-plotly-plot');
+  const fl = gd._fullLayout, box = gd.getBoundingClientRect();
+  for (const tr of gd._fullData) {
+    if (!tr.customdata) continue;
+    const k = Array.from(tr.customdata).indexOf(index);
+    if (k < 0) continue;
+    return [box.left + fl._size.l + fl.xaxis.d2p(tr.x[k]), box.top + fl._size.t + fl.yaxis.d2p(tr.y[k])];
+  }
+  return null;
+}"""

@@ -1,0 +1,148 @@
+"""AppTest: the explorer's logic without a browser (a real browser is in test_browser.py)."""
+import numpy as np
+import pytest
+import torch
+from streamlit.elements.plotly_chart import PlotlySelectionState, PlotlyState
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from explorer import models
+from vae_core.checkpoint import save_checkpoint
+from vae_core.model import VAE, VAEConfig
+
+APP = str(ROOT / "explorer" / "app.py")
+SHIPPED = ROOT / models.DEFAULT_CHECKPOINT
+
+
+def app(home=None, monkeypatch=None) -> AppTest:
+    if home is not None:
+        monkeypatch.setenv(models.HOME_ENV, str(home))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def tiny_home(tmp_path, monkeypatch):
+    """A home with one tiny 5-D MLP checkpoint and one tiny 2-D conv checkpoint."""
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "checkpoints" / "tiny-z5.pt", VAE(VAEConfig(latent_dim=5, hidden=[16])),
+                    dataset="mnist", metrics={"test_neg_elbo": 500.0})
+    save_checkpoint(tmp_path / "runs" / "conv" / "model.pt", VAE(VAEConfig(arch="conv", hidden=[16],
+                    conv_channels=[4, 8])), dataset="mnist")
+    monkeypatch.setenv(models.HOME_ENV, str(tmp_path))
+    return tmp_path
+
+
+def image_urls(at) -> list[str]:
+    return [url for el in at.get("image") for url in el.value]
+
+
+def pick(at, index: int) -> None:
+    sel = PlotlySelectionState(points=[{"point_index": 0, "curve_number": 0, "customdata": index}],
+                               point_indices=[0], box=[], lasso=[])
+    at.session_state["map"] = PlotlyState(selection=sel)
+    at.run()
+    assert not at.exception, at.exception
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped checkpoint")
+def test_opens_with_the_shipped_model():
+    at = app()
+    assert at.sidebar.selectbox(key="ckpt").value == models.DEFAULT_CHECKPOINT
+    assert at.get("plotly_chart"), "no latent map"
+    assert at.session_state["z"] == [0.0, 0.0]
+    assert "test -ELBO" in at.sidebar.markdown[0].value
+    assert at.sidebar.toggle[0].value is True  # MLP: live decoding on by default
+
+
+def test_higher_dim_fixture_loads_with_folded_sliders(tiny_home, monkeypatch):
+    at = app()
+    at.sidebar.selectbox(key="ckpt").set_value("checkpoints/tiny-z5.pt").run()
+    assert at.sidebar.radio(key="plane").value == "PCA of the means"
+    at.sidebar.toggle[0].set_value(False).run()  # server-side sliders
+    assert [s.label for s in at.slider][:5] == ["z0", "z1", "z2", "z3", "z4"]
+    at.sidebar.radio(key="plane").set_value("Two latent dims").run()
+    at.sidebar.selectbox(key="dim_j").set_value(3).run()
+    assert not at.exception
+
+
+def test_slider_change_changes_the_decoded_digit(tiny_home):
+    at = app()
+    at.sidebar.selectbox(key="ckpt").set_value("checkpoints/tiny-z5.pt").run()
+    at.sidebar.toggle[0].set_value(False).run()
+    before = image_urls(at)[0]
+    at.slider(key="zs_2").set_value(2.5).run()
+    assert at.session_state["z"][2] == 2.5
+    assert image_urls(at)[0] != before
+    assert "+2.50" in at.caption[-1].value or any("+2.50" in c.value for c in at.caption)
+
+
+def test_slider_values_out_of_range_are_clipped(tiny_home):
+    at = app()
+    at.sidebar.selectbox(key="ckpt").set_value("checkpoints/tiny-z5.pt").run()
+    at.sidebar.toggle[0].set_value(False).run()
+    at.button[0].click().run()  # sample from the prior: always inside the ranges
+    lo, hi = np.asarray(at.session_state["ranges"]).T
+    z = np.asarray(at.session_state["z"])
+    assert np.all(z >= lo) and np.all(z <= hi)
+
+
+def test_clicking_a_point_shows_the_reconstruction_panel(tiny_home):
+    at = app()
+    at.sidebar.selectbox(key="ckpt").set_value("checkpoints/tiny-z5.pt").run()
+    assert any("Click a point" in i.value for i in at.info)
+    pick(at, 123)
+    assert at.session_state["selected"] == 123
+    assert any(h.value.startswith("Test digit #123") for h in at.subheader)
+    decode_here = next(b for b in at.button if b.label == "Decode this point")
+    decode_here.click().run()
+    mu = models.encodings(models.load("checkpoints/tiny-z5.pt").model, models.load("checkpoints/tiny-z5.pt").ident,
+                          "mnist")[0]
+    np.testing.assert_allclose(at.session_state["z"], mu[123], atol=5e-3)
+
+
+def test_conv_checkpoint_falls_back_to_server_decoding(tiny_home):
+    at = app()
+    at.sidebar.selectbox(key="ckpt").set_value("runs/conv/model.pt").run()
+    assert at.sidebar.toggle[0].value is False and at.sidebar.toggle[0].disabled
+    assert any("convolutional" in c.value for c in at.sidebar.caption)
+    assert [s.label for s in at.slider][:2] == ["z0", "z1"]
+
+
+def test_picker_offers_nothing_outside_its_folders(tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "runs" / "r1").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    for p in ("checkpoints/a.pt", "runs/r1/model.pt", "elsewhere/secret.pt", "checkpoints/notes.txt"):
+        (tmp_path / p).write_bytes(b"x")
+    (tmp_path / "checkpoints" / "link.pt").symlink_to(tmp_path / "elsewhere" / "secret.pt")
+    assert models.find_checkpoints(tmp_path) == ["checkpoints/a.pt", "runs/r1/model.pt"]
+    for bad in ("elsewhere/secret.pt", "checkpoints/../elsewhere/secret.pt", "/etc/passwd", "checkpoints/link.pt"):
+        with pytest.raises(ValueError):
+            models.resolve(bad, tmp_path)
+
+
+def test_bad_checkpoint_gives_one_clear_error(tmp_path, monkeypatch):
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "broken.pt").write_bytes(b"not a checkpoint")
+    at = app(tmp_path, monkeypatch)
+    assert len(at.error) == 1 and "broken.pt" in at.error[0].value
+
+
+def test_no_checkpoint_offers_training(tmp_path, monkeypatch):
+    at = app(tmp_path, monkeypatch)
+    assert any("No checkpoint found" in w.value for w in at.warning)
+    assert at.button[0].label == "Train the default model"
+
+
+def test_canvas_and_interpolation_tabs_respond(tiny_home):
+    at = app()
+    at.sidebar.selectbox(key="ckpt").set_value("checkpoints/tiny-z5.pt").run()
+    at.slider(key="canvas_n").set_value(5).run()
+    at.radio(key="canvas_spacing").set_value("gaussian").run()
+    at.number_input(key="A").set_value(7).run()
+    at.slider(key="interp_k").set_value(4).run()
+    assert not at.exception
+    assert any("A = #7" in c.value for c in at.caption)

@@ -1,0 +1,68 @@
+"""A real browser against `streamlit run`: load, slide, click a point, see the panel; JS decode == torch."""
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from browser import CHROMIUM, ROOT, chromium, click_map_point, serve, wait_for_app, wait_idle
+from explorer import models
+from vae_core.checkpoint import load_checkpoint
+
+SHIPPED = ROOT / models.DEFAULT_CHECKPOINT
+SHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "tests" / "out"))
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)"),
+    pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped checkpoint"),
+]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    with serve() as url:
+        yield url
+
+
+def z_caption(page) -> str:
+    return page.get_by_text(re.compile(r"^z = \(")).first.inner_text()
+
+
+def test_load_slide_click_and_see_reconstruction(app_url):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with chromium(viewport=(1400, 1350)) as page:
+        wait_for_app(page, app_url)
+        page.get_by_test_id("live-digit").wait_for()
+        page.wait_for_function("window.__vaeLive && window.__vaeLive.ready")
+        page.screenshot(path=str(SHOTS / "01-loaded.png"))
+        before = z_caption(page)
+        slider = page.get_by_role("slider", name="live z0")
+        slider.focus()
+        for _ in range(40):
+            slider.press("ArrowRight")  # each press is an input + change: decodes live, then commits
+        page.wait_for_function(f"!document.body.innerText.includes({before!r})", timeout=20_000)
+        assert z_caption(page) != before
+        wait_idle(page)
+        page.screenshot(path=str(SHOTS / "02-slider-moved.png"))
+
+        click_map_point(page, 3)  # test digit #3 (a zero)
+        page.get_by_text("from posterior mean").wait_for(timeout=30_000)
+        assert page.get_by_text(re.compile(r"Test digit #3\b")).count() == 1
+        page.get_by_role("button", name="Decode this point").click()
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(SHOTS / "03-clicked-point.png"))
+
+
+def test_js_decode_matches_torch(app_url):
+    model, _ = load_checkpoint(SHIPPED)
+    z = np.random.default_rng(0).uniform(-4, 4, size=(64, model.cfg.latent_dim)).astype(np.float32)
+    with torch.inference_mode():
+        want = torch.sigmoid(model.decode(torch.from_numpy(z))).numpy()
+    with chromium() as page:
+        wait_for_app(page, app_url)
+        page.wait_for_function("window.__vaeLive && window.__vaeLive.ready", timeout=60_000)
+        got = np.array(page.evaluate("(zs) => zs.map((z) => window.__vaeLive.decode(z))", z.tolist()))
+    assert got.shape == want.shape == (64, 784)
+    assert np.abs(got - want).max() < 1e-4
