@@ -3,9 +3,10 @@
 Usage: python bench/app_speed.py [--reruns 40] [--moves 20]   (needs /usr/bin/chromium for the browser part)
 """
 import argparse
+import re
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,78 +48,98 @@ def apptest_reruns(n: int) -> None:
     print(f"encodings computed {len(calls)} time(s) over {n + 2} runs")
 
 
-def import_seconds() -> float:
-    code = ("import time; t=time.perf_counter(); import streamlit, torch, torchvision, plotly.graph_objects; "
-            "import explorer.panels, explorer.live; print(time.perf_counter()-t)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+DRAG_JS = """async (pad, ms) => {
+  const r = pad.getBoundingClientRect();
+  const at = (t) => [r.left + r.width * (0.5 + 0.4 * Math.cos(t / 300)), r.top + r.height * (0.5 + 0.4 * Math.sin(t / 170))];
+  const fire = (type, [x, y]) => pad.dispatchEvent(new PointerEvent(type,
+      {clientX: x, clientY: y, pointerId: 7, pointerType: 'mouse', buttons: 1, bubbles: true}));
+  const live = window.__vaeLive;
+  fire('pointerdown', at(0));
+  const f0 = live.frames, t0 = performance.now();
+  let events = 0;
+  await new Promise((done) => {
+    const tick = setInterval(() => {
+      const t = performance.now() - t0;
+      if (t > ms) { clearInterval(tick); done(); return; }
+      fire('pointermove', at(t)); events += 1;
+    }, 4);
+  });
+  const frames = live.frames - f0, seconds = (performance.now() - t0) / 1000;
+  fire('pointerup', at(ms));
+  return {frames, seconds, events};
+}"""
+
+WATCH_DIGIT_JS = """() => {
+  window.__lat = [];
+  const digit = () => [...document.querySelectorAll('img')].find((i) => i.width === 280);
+  let last = digit().src;
+  new MutationObserver(() => {
+    const img = digit();
+    if (!img || img.src === last) return;
+    last = img.src;
+    const t0 = window.__t0, done = () => window.__lat.push(performance.now() - t0);
+    if (img.complete) done(); else img.addEventListener('load', done, {once: true});
+  }).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+  document.addEventListener('pointerup', () => { window.__t0 = performance.now(); }, true);
+}"""
 
 
 def browser(moves: int) -> None:
-    imports = import_seconds()
-    with serve() as url, chromium() as page:
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log")
+    with serve(env={"VAE_EXPLORER_TIMING": "1"}, stderr=log) as url, chromium() as page:
         sent = []
         page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(time.perf_counter())))
         t = time.perf_counter()
-        wait_for_app(page, url)
-        page.get_by_test_id("live-digit").wait_for()
-        page.wait_for_function("window.__vaeLive && window.__vaeLive.frames > 0")
-        page.wait_for_function("document.querySelector('.js-plotly-plot canvas') !== null")
+        page.goto(url)
+        page.get_by_text("Decoder", exact=True).wait_for(timeout=90_000)
+        shell = time.perf_counter() - t
+        page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
+        plot_div = time.perf_counter() - t
+        page.wait_for_function("document.querySelector('.js-plotly-plot .gl-container canvas') !== null",
+                               timeout=90_000)
+        page.wait_for_function("window.__vaeLive && window.__vaeLive.frames > 0", timeout=90_000)
         cold = time.perf_counter() - t
         first_frame = page.evaluate("window.__vaeLive.firstFrameMs")
-        print(f"cold start, fresh server, navigate -> map + live digit: {cold:.2f} s "
-              f"(of which Python imports ~{imports:.2f} s in a fresh process: {cold - imports:.2f} s after them)")
-        print(f"first live frame {first_frame:.0f} ms after navigation started")
+        log.seek(0)
+        imports, run = map(float, re.search(r"imports ([0-9.]+) s, run ([0-9.]+) s", log.read()).groups())
+        print(f"cold start, fresh server, navigate -> map + live digit: {cold:.2f} s, of which the app's imports "
+              f"{imports:.2f} s: {cold - imports:.2f} s after the imports (first script run {run:.2f} s); "
+              f"'Decoder' heading after {shell:.2f} s, plotly div {plot_div:.2f} s, first live frame "
+              f"{first_frame / 1000:.2f} s after navigation")
+        page.wait_for_timeout(1000)
 
-        # --- live drag over the pad: frames decoded per second, server reruns while dragging
-        pad = page.get_by_test_id("live-pad").bounding_box()
-        page.evaluate("window.__vaeLive.frames = 0; window.__vaeLive.decodeMs = []")
-        page.mouse.move(pad["x"] + 20, pad["y"] + 20)
-        page.mouse.down()
+        # --- live drag over the pad, events synthesised in the page every 4 ms for 3 s
         n_before = len(sent)
-        t = time.perf_counter()
-        steps = 240
-        for k in range(steps):
-            a = 2 * np.pi * k / steps
-            page.mouse.move(pad["x"] + pad["width"] * (0.5 + 0.4 * np.cos(a)),
-                            pad["y"] + pad["height"] * (0.5 + 0.4 * np.sin(3 * a)))
-            page.wait_for_timeout(8)
-        dragged = time.perf_counter() - t
+        page.evaluate("window.__vaeLive.decodeMs = []")
+        drag = page.get_by_test_id("live-pad").evaluate(DRAG_JS, 3000)
         during = len(sent) - n_before
-        frames = page.evaluate("window.__vaeLive.frames")
         ms = page.evaluate("window.__vaeLive.decodeMs")
-        page.mouse.up()
-        page.wait_for_timeout(1500)
+        page.wait_for_timeout(2000)
         after = len(sent) - n_before - during
-        print(f"scripted drag: {steps} pointer moves in {dragged:.2f} s -> {frames} frames decoded "
-              f"= {frames / dragged:.0f} frames/s; messages to the server while dragging: {during}, "
-              f"after release: {after}")
+        print(f"live drag: {drag['events']} pointer moves in {drag['seconds']:.2f} s -> {drag['frames']} frames "
+              f"decoded = {drag['frames'] / drag['seconds']:.0f} frames/s; messages to the server while dragging: "
+              f"{during}, after release: {after}")
         print(f"decode in the page: median {statistics.median(ms):.2f} ms, p95 {pct(ms, 95):.2f} ms "
               f"over {len(ms)} decodes")
 
-        # --- server decoding: slider release -> new digit image on screen
+        # --- server decoding: drag the z0 slider's thumb, release -> new digit image on screen
         page.get_by_text("Live decoding in the browser").click()
-        page.get_by_role("slider", name="z0").wait_for()
+        thumb = page.get_by_role("slider", name="z0")
+        thumb.wait_for()
         page.wait_for_timeout(1500)
-        page.evaluate("""() => {
-          window.__lat = [];
-          const watch = () => {
-            const img = [...document.querySelectorAll('img')].find(i => i.width === 280);
-            new MutationObserver(() => window.__lat.push(performance.now() - window.__t0))
-              .observe(img, {attributes: true, attributeFilter: ['src']});
-          };
-          watch();
-          document.addEventListener('keyup', () => { window.__t0 = performance.now(); }, true);
-        }""")
-        slider = page.get_by_role("slider", name="z0")
-        slider.focus()
+        page.evaluate(WATCH_DIGIT_JS)
         for k in range(moves):
             n = page.evaluate("window.__lat.length")
-            slider.press("ArrowRight" if k % 2 == 0 else "ArrowLeft")
+            box = thumb.bounding_box()
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(x, y)
+            page.mouse.down()
+            page.mouse.move(x + (25 if k % 2 == 0 else -25), y, steps=4)
+            page.mouse.up()
             page.wait_for_function(f"window.__lat.length > {n}", timeout=10_000)
-            page.wait_for_timeout(150)
+            page.wait_for_timeout(300)
         lat = page.evaluate("window.__lat")
-        print(f"server decoding, slider key release -> new digit in the page: median {statistics.median(lat):.0f} ms, "
+        print(f"server decoding, slider release -> new digit in the page: median {statistics.median(lat):.0f} ms, "
               f"p95 {pct(lat, 95):.0f} ms over {len(lat)} moves")
 
 

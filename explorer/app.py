@@ -1,14 +1,34 @@
 """VAE latent-space explorer: streamlit run explorer/app.py"""
+import os
 import sys
+import time
 from pathlib import Path
 
-import streamlit as st
+_STARTED = time.perf_counter()
+import streamlit as st  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` puts only explorer/ on the path
 
 from explorer import live, models, panels  # noqa: E402
 
+_IMPORTED = time.perf_counter()
+
 st.set_page_config(page_title="VAE latent explorer", page_icon="🔢", layout="wide")
+
+
+def explore_tab(loaded, split, mu, logvar, proj, opts, use_live: bool) -> None:
+    """The map beside the decoder, and the clicked digit's panel below."""
+    left, right = st.columns([3, 2], gap="large")
+    with right:
+        st.subheader("Decoder")
+        if use_live:
+            live.live_decoder(loaded, split, mu, proj)
+        else:
+            panels.server_decoder(loaded)
+        panels.digit_view(loaded, live=use_live)
+    with left:
+        panels.latent_map(panels.map_figure(loaded, split, mu, proj, opts), mu, logvar, proj)
+    panels.selection_panel(loaded, split, models.test_split(loaded.dataset)[1], mu, logvar)
 
 
 def main() -> None:
@@ -18,29 +38,25 @@ def main() -> None:
         return
     loaded, split, mu, logvar = panels.load_or_stop(choice)
     panels.show_model_card(loaded)
-    panels.reset_state_for(loaded, panels.slider_ranges(mu))
+    panels.reset_state_for(loaded, mu)
     opts = panels.view_options(loaded.latent_dim)
     proj = panels.projection_for(opts, mu)
     use_live = live.sidebar_toggle(loaded.model)
 
     st.title("VAE latent-space explorer")
-    explore, canvas, interpolate = st.tabs(["Explore", "Canvas", "Interpolate"])
-    with explore:
-        left, right = st.columns([3, 2], gap="large")
-        with right:
-            st.subheader("Decoder")
-            if use_live:
-                live.live_decoder(loaded, split, mu, proj)
-            else:
-                panels.server_decoder(loaded)
-            panels.digit_view(loaded, live=use_live)
-        with left:
-            panels.latent_map(panels.map_figure(loaded, split, mu, proj, opts), mu, logvar, proj)
-        panels.selection_panel(loaded, split, models.test_split(loaded.dataset)[1], mu, logvar)
-    with canvas:
-        panels.canvas_tab(loaded)
-    with interpolate:
-        panels.interpolation_tab(loaded, split, mu)
-
+    # lazy tabs: only the open tab's content runs, so a slider move does not redraw the canvas
+    explore, canvas, interpolate = st.tabs(["Explore", "Canvas", "Interpolate"], key="tab", on_change="rerun")
+    if explore.open:
+        with explore:
+            explore_tab(loaded, split, mu, logvar, proj, opts, use_live)
+    if canvas.open:
+        with canvas:
+            panels.canvas_tab(loaded)
+    if interpolate.open:
+        with interpolate:
+            panels.interpolation_tab(loaded, split, mu)
+    if os.environ.get("VAE_EXPLORER_TIMING"):  # for bench/app_speed.py
+        print(f"timing: imports {_IMPORTED - _STARTED:.3f} s, run {time.perf_counter() - _IMPORTED:.3f} s",
+              file=sys.stderr, flush=True)
 
 main()

@@ -194,7 +194,12 @@ export default function (component) {
       z[h.pad.i] = a; z[h.pad.j] = b;
       sliders[h.pad.i].input.value = a; sliders[h.pad.j].input.value = b;
     };
-    on(pad, "pointerdown", (ev) => { dragging = true; pad.setPointerCapture(ev.pointerId); moveTo(at(ev)); show(z); });
+    on(pad, "pointerdown", (ev) => {
+      dragging = true;
+      try { pad.setPointerCapture(ev.pointerId); } catch (e) { /* synthetic pointers cannot be captured */ }
+      moveTo(at(ev));
+      show(z);
+    });
     on(pad, "pointermove", (ev) => {
       if (dragging) { moveTo(at(ev)); show(z); return; }
       const preview = Float32Array.from(z); // hover: preview only, z stays

@@ -26,8 +26,17 @@ def find_checkpoints(repo: Path | None = None) -> list[str]:
     """Checkpoint files (*.pt) under the picker's folders, as repo-relative paths, default first.
 
     Symlinks that lead outside those folders are skipped, so nothing else is ever read.
+    Listed again at most every 2 s (the folders are walked on every rerun otherwise).
     """
-    repo = home() if repo is None else repo
+    return list(_find_checkpoints(home() if repo is None else Path(repo)))
+
+
+def forget_checkpoint_list() -> None:
+    _find_checkpoints.clear()
+
+
+@st.cache_data(ttl=2, show_spinner=False)
+def _find_checkpoints(repo: Path) -> tuple[str, ...]:
     found = []
     for folder in CHECKPOINT_DIRS:
         base = (repo / folder).resolve()
@@ -36,7 +45,7 @@ def find_checkpoints(repo: Path | None = None) -> list[str]:
         for path in sorted(base.rglob("*.pt")):
             if path.is_file() and path.resolve().is_relative_to(base):
                 found.append(f"{folder}/{path.relative_to(base).as_posix()}")
-    return sorted(found, key=lambda p: (p != DEFAULT_CHECKPOINT, not p.startswith("checkpoints/"), p))
+    return tuple(sorted(found, key=lambda p: (p != DEFAULT_CHECKPOINT, not p.startswith("checkpoints/"), p)))
 
 
 def resolve(choice: str, repo: Path | None = None) -> Path:

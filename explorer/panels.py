@@ -20,10 +20,11 @@ FOLD_SLIDERS_AFTER = 8
 
 # ---------------------------------------------------------------- state -----
 
-def reset_state_for(loaded: models.Loaded, ranges: np.ndarray) -> None:
+def reset_state_for(loaded: models.Loaded, mu: np.ndarray) -> None:
     """Start each checkpoint at the prior mean, with nothing selected."""
     if st.session_state.get("state_for") == loaded.ident:
         return
+    ranges = slider_ranges(mu)
     d = loaded.latent_dim
     for key in [k for k in st.session_state if str(k).startswith("zs_")]:
         del st.session_state[key]
@@ -101,6 +102,7 @@ def no_checkpoint() -> None:
              "or run `python train.py --help` in a terminal for more choices.")
     if st.button("Train the default model", type="primary"):
         train_in_subprocess(["--epochs", "10", "--iw-samples", "0", "--out", "runs/mnist-mlp-z2"], 10)
+        models.forget_checkpoint_list()
         st.rerun()
 
 
@@ -161,7 +163,7 @@ def digit_view(loaded: models.Loaded, live: bool) -> None:
     z = np.asarray(st.session_state["z"])
     png = images.to_png(models.decode(loaded.model, z)[0], DIGIT_SCALE)
     if not live:
-        st.image(png, width=280)
+        st.image(png, width=280, output_format="PNG")
     st.caption("z = (" + ", ".join(f"{v:+.2f}" for v in z) + ")")
     c1, c2 = st.columns(2)
     c1.button("Sample from the prior", on_click=lambda: set_z(np.random.default_rng().standard_normal(len(z))),
@@ -203,20 +205,28 @@ def map_figure(loaded: models.Loaded, split, mu: np.ndarray, proj: Projection, o
         figures.add_prior_contours(fig, proj.to_xy(np.zeros(loaded.latent_dim)))
     figures.add_overlays(fig)
     st.session_state["map_fig"] = (key, fig)
+    st.session_state["map_shown"] = {}  # the new figure's overlays are all empty
     return fig
 
 
 def latent_map(fig: go.Figure, mu: np.ndarray, logvar: np.ndarray, proj: Projection) -> None:
     """Draw the map with the decoder's point, the selected digit's ellipse and the A-B paths."""
-    sel = st.session_state["selected"]
-    figures.set_overlay(fig, "decoder", proj.to_xy(np.asarray(st.session_state["z"]))[None])
-    figures.set_overlay(fig, "ellipse", None if sel is None else proj.ellipse(mu[sel], logvar[sel]))
-    figures.set_overlay(fig, "selected", None if sel is None else proj.to_xy(mu[sel])[None])
+    sel, z = st.session_state["selected"], np.asarray(st.session_state["z"])
     a, b = mu[st.session_state["A"]], mu[st.session_state["B"]]
     t = np.linspace(0, 1, st.session_state.get("interp_k", 8))
-    figures.set_overlay(fig, "path", proj.to_xy(lerp(a, b, t)),
-                        text=["A"] + [""] * (len(t) - 2) + ["B"])
-    figures.set_overlay(fig, "slerp", proj.to_xy(slerp(a, b, t)))
+    shown = st.session_state["map_shown"]  # what each overlay shows now: unchanged ones are skipped
+
+    def overlay(name, key, make, text=None):
+        if shown.get(name) != key:
+            figures.set_overlay(fig, name, make(), text)
+            shown[name] = key
+
+    overlay("decoder", tuple(z), lambda: proj.to_xy(z)[None])
+    overlay("ellipse", sel, lambda: None if sel is None else proj.ellipse(mu[sel], logvar[sel]))
+    overlay("selected", sel, lambda: None if sel is None else proj.to_xy(mu[sel])[None])
+    ab = (st.session_state["A"], st.session_state["B"], len(t))
+    overlay("path", ab, lambda: proj.to_xy(lerp(a, b, t)), text=["A"] + [""] * (len(t) - 2) + ["B"])
+    overlay("slerp", ab, lambda: proj.to_xy(slerp(a, b, t)))
 
     event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map",
                             config={"scrollZoom": True, "displaylogo": False})
@@ -243,10 +253,10 @@ def selection_panel(loaded: models.Loaded, split, x: torch.Tensor, mu: np.ndarra
     samples = mu[idx] + rng.standard_normal((5, mu.shape[1])) * np.exp(0.5 * logvar[idx])
     decoded = models.decode(loaded.model, np.vstack([mu[idx][None], samples]))
     cols = st.columns([1, 1, 3])
-    cols[0].image(images.to_png(x[idx, 0], 4), caption="original", width=112)
-    cols[1].image(images.to_png(decoded[0], 4), caption="from posterior mean", width=112)
+    cols[0].image(images.to_png(x[idx, 0], 4), caption="original", width=112, output_format="PNG")
+    cols[1].image(images.to_png(decoded[0], 4), caption="from posterior mean", width=112, output_format="PNG")
     cols[2].image(images.grid_png(torch.from_numpy(decoded[1:]).unsqueeze(1), nrow=5, scale=4),
-                  caption="from 5 posterior samples (dotted ellipse: ±2σ)")
+                  caption="from 5 posterior samples (dotted ellipse: ±2σ)", output_format="PNG")
     c1, c2, c3 = st.columns(3)
     c1.button("Decode this point", on_click=set_z, args=(mu[idx],), use_container_width=True, type="primary")
     c2.button("Set as A", on_click=lambda: st.session_state.update(A=idx), use_container_width=True)
@@ -275,7 +285,8 @@ def canvas_tab(loaded: models.Loaded) -> None:
                 c2.selectbox("Vertical", range(d), 1, key="canvas_j", format_func=lambda k: f"z{k}"))
         st.caption("The other latent dims are held at 0, the prior mean.")
     png = _canvas_png(loaded.model, loaded.ident, n, extent, spacing, dims)
-    st.image(png, caption=f"z{dims[0]} left→right, z{dims[1]} bottom→top", width=min(56 * n, 840))
+    st.image(png, caption=f"z{dims[0]} left→right, z{dims[1]} bottom→top", width=min(56 * n, 840),
+             output_format="PNG")
     st.download_button("Download canvas PNG", png, file_name=f"canvas_{n}x{n}_{spacing}.png", mime="image/png")
 
 
@@ -303,6 +314,12 @@ def interpolation_tab(loaded: models.Loaded, split, mu: np.ndarray) -> None:
     t = np.linspace(0, 1, k)
     st.caption(f"A = #{a} ({split.classes[int(split.labels[a])]}), B = #{b} ({split.classes[int(split.labels[b])]}); "
                "both paths are drawn on the map (dashed: spherical)")
-    for name, path in (("Linear", lerp(mu[a], mu[b], t)), ("Spherical", slerp(mu[a], mu[b], t))):
-        tiles = torch.from_numpy(models.decode(loaded.model, path)).unsqueeze(1)
-        st.image(images.grid_png(tiles, nrow=k, scale=3), caption=name)
+    for name, png in zip(("Linear", "Spherical"), _interpolation_pngs(loaded.model, loaded.ident, mu[a], mu[b], k)):
+        st.image(png, caption=name, output_format="PNG")
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _interpolation_pngs(_model, ident: str, a: np.ndarray, b: np.ndarray, k: int) -> tuple[bytes, bytes]:
+    t = np.linspace(0, 1, k)
+    return tuple(images.grid_png(torch.from_numpy(models.decode(_model, path)).unsqueeze(1), nrow=k, scale=3)
+                 for path in (lerp(a, b, t), slerp(a, b, t)))

@@ -21,13 +21,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(env: dict | None = None, timeout: float = 90.0):
+def serve(env: dict | None = None, timeout: float = 90.0, stderr=subprocess.DEVNULL, script: str = "explorer/app.py"):
     """`streamlit run explorer/app.py` on a free loopback port; yields the URL, stops it after."""
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "explorer" / "app.py"), "--server.headless", "true",
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / script), "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=stderr)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout

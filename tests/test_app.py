@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
 from explorer import models
+from vae_core import data
 from vae_core.checkpoint import save_checkpoint
 from vae_core.model import VAE, VAEConfig
 
@@ -139,10 +140,42 @@ def test_no_checkpoint_offers_training(tmp_path, monkeypatch):
 
 def test_canvas_and_interpolation_tabs_respond(tiny_home):
     at = app()
-    at.sidebar.selectbox(key="ckpt").set_value("checkpoints/tiny-z5.pt").run()
+    assert not any(s.key == "canvas_n" for s in at.slider)  # lazy tabs: only the open one runs
+    at.session_state["tab"] = "Canvas"
+    at.run()
     at.slider(key="canvas_n").set_value(5).run()
     at.radio(key="canvas_spacing").set_value("gaussian").run()
+    assert len(at.get("image")) == 1
+    at.session_state["tab"] = "Interpolate"
+    at.run()
     at.number_input(key="A").set_value(7).run()
     at.slider(key="interp_k").set_value(4).run()
     assert not at.exception
     assert any("A = #7" in c.value for c in at.caption)
+
+
+def test_encodings_are_computed_once_per_checkpoint(tiny_home, monkeypatch):
+    calls = []
+    real = models.encode_all
+    monkeypatch.setattr(models, "encode_all", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    models.encodings.clear()
+    at = app()
+    at.sidebar.toggle[0].set_value(False).run()
+    for v in (0.5, 1.0, 1.5):
+        at.slider(key="zs_0").set_value(v).run()
+    assert len(calls) == 1  # tiny-z5 is the picker's first entry: encoded on the first run only
+    at.sidebar.selectbox(key="ckpt").set_value("runs/conv/model.pt").run()
+    at.sidebar.selectbox(key="ckpt").set_value("checkpoints/tiny-z5.pt").run()
+    assert len(calls) == 2  # the conv model once; tiny-z5 again from the cache
+
+
+@pytest.mark.skipif(not data.FASHION_DEBIAN_DIR.is_dir(), reason="Debian's dataset-fashion-mnist not installed")
+def test_fashion_checkpoint_shows_class_names(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "checkpoints" / "fashion.pt", VAE(VAEConfig(hidden=[16])), dataset="fashion-mnist")
+    monkeypatch.setenv(data.DATA_ROOT_ENV, str(tmp_path / "data"))
+    at = app(tmp_path, monkeypatch)
+    fig = at.get("plotly_chart")[0].proto.spec
+    assert "Ankle boot" in fig and "Sneaker" in fig
+    pick(at, 0)
+    assert any(h.value == "Test digit #0 · Ankle boot" for h in at.subheader)
