@@ -29,6 +29,7 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, classes: list[str], *,
         fig.add_trace(go.Scattergl(
             x=typed(xy[sel, 0]), y=typed(xy[sel, 1]), mode="markers", name=name,
             marker=dict(size=4, color=PALETTE[c % len(PALETTE)], opacity=0.7),
+            selected=dict(marker=dict(opacity=1.0)), unselected=dict(marker=dict(opacity=0.7)),  # no dimming
             customdata=typed(index[sel], "i4"),
             hovertemplate=f"<b>{name}</b> · test #%{{customdata}}<extra></extra>",
         ))
@@ -54,7 +55,7 @@ def loss_curve(rows: list[dict]) -> go.Figure:
 
 
 def add_overlays(fig: go.Figure) -> None:
-    """Append the traces the app moves on every rerun (their data is set in place, see `set_overlay`):
+    """Append the empty traces the app moves in the page (explorer/map_overlays.py):
     the posterior ellipse, the interpolation paths, A/B and the decoder's current point.
     WebGL traces like the points, so they draw above them."""
     common = dict(hoverinfo="skip", showlegend=False)
@@ -70,16 +71,6 @@ def add_overlays(fig: go.Figure) -> None:
                                **common))
     fig.add_trace(go.Scattergl(x=[], y=[], mode="markers", name="decoder",
                              marker=dict(symbol="x", size=15, color="black", line=dict(width=1.5, color="white")), **common))
-
-
-def set_overlay(fig: go.Figure, name: str, xy: np.ndarray | None, text: list[str] | None = None) -> None:
-    """Move one overlay trace (by name) to points xy [N, 2], or hide it with None."""
-    trace = next(t for t in fig.data if t.name == name)
-    with fig.batch_update():
-        trace.x = [] if xy is None else xy[:, 0].tolist()
-        trace.y = [] if xy is None else xy[:, 1].tolist()
-        if text is not None:
-            trace.text = text
 
 
 def add_prior_contours(fig: go.Figure, origin: np.ndarray) -> None:

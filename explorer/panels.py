@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from explorer import figures, images, models
+from explorer import figures, images, map_overlays, models
 from explorer.projection import Projection, axes, pca
 from vae_core.checkpoint import CheckpointError
 from vae_core.data import DataError
@@ -205,38 +205,31 @@ def map_figure(loaded: models.Loaded, split, mu: np.ndarray, proj: Projection, o
         figures.add_prior_contours(fig, proj.to_xy(np.zeros(loaded.latent_dim)))
     figures.add_overlays(fig)
     st.session_state["map_fig"] = (key, fig)
-    st.session_state["map_shown"] = {}  # the new figure's overlays are all empty
     return fig
 
 
 def latent_map(fig: go.Figure, mu: np.ndarray, logvar: np.ndarray, proj: Projection) -> None:
-    """Draw the map with the decoder's point, the selected digit's ellipse and the A-B paths."""
+    """Draw the map; the decoder's point, the selected digit's ellipse and the A-B paths are moved in
+    the page (map_overlays), so the chart keeps its zoom and selection across reruns."""
     sel, z = st.session_state["selected"], np.asarray(st.session_state["z"])
     a, b = mu[st.session_state["A"]], mu[st.session_state["B"]]
     t = np.linspace(0, 1, st.session_state.get("interp_k", 8))
-    shown = st.session_state["map_shown"]  # what each overlay shows now: unchanged ones are skipped
-
-    def overlay(name, key, make, text=None):
-        if shown.get(name) != key:
-            figures.set_overlay(fig, name, make(), text)
-            shown[name] = key
-
-    overlay("decoder", tuple(z), lambda: proj.to_xy(z)[None])
-    overlay("ellipse", sel, lambda: None if sel is None else proj.ellipse(mu[sel], logvar[sel]))
-    overlay("selected", sel, lambda: None if sel is None else proj.to_xy(mu[sel])[None])
-    ab = (st.session_state["A"], st.session_state["B"], len(t))
-    overlay("path", ab, lambda: proj.to_xy(lerp(a, b, t)), text=["A"] + [""] * (len(t) - 2) + ["B"])
-    overlay("slerp", ab, lambda: proj.to_xy(slerp(a, b, t)))
-
     event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map",
                             config={"scrollZoom": True, "displaylogo": False})
     points = event.selection.points if event is not None else []
     picked = int(points[0]["customdata"]) if points else None
-    if picked != st.session_state.get("last_pick"):  # a new click (the map's selection clears on redraw)
+    if picked != st.session_state.get("last_pick"):  # a new click
         st.session_state["last_pick"] = picked
         if picked is not None:
             st.session_state["selected"] = picked
-            st.rerun()  # redraw the map with this digit's ellipse
+            sel = picked
+    map_overlays.sync({
+        "decoder": map_overlays.trace(proj.to_xy(z)[None]),
+        "ellipse": map_overlays.trace(None if sel is None else proj.ellipse(mu[sel], logvar[sel])),
+        "selected": map_overlays.trace(None if sel is None else proj.to_xy(mu[sel])[None]),
+        "path": map_overlays.trace(proj.to_xy(lerp(a, b, t)), ["A"] + [""] * (len(t) - 2) + ["B"]),
+        "slerp": map_overlays.trace(proj.to_xy(slerp(a, b, t))),
+    })
 
 
 # ------------------------------------------------------------ selection -----
