@@ -122,25 +122,33 @@ def browser(moves: int) -> None:
         print(f"decode in the page: median {statistics.median(ms):.2f} ms, p95 {pct(ms, 95):.2f} ms "
               f"over {len(ms)} decodes")
 
-        # --- server decoding: drag the z0 slider's thumb, release -> new digit image on screen
+        # --- server decoding: click (press + release) along the z0 slider's track -> new digit on screen
         page.get_by_text("Live decoding in the browser").click()
-        thumb = page.get_by_role("slider", name="z0")
-        thumb.wait_for()
+        page.get_by_role("slider", name="z0").wait_for()
         page.wait_for_timeout(1500)
-        page.evaluate(WATCH_DIGIT_JS)
-        for k in range(moves):
-            n = page.evaluate("window.__lat.length")
-            box = thumb.bounding_box()
-            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-            page.mouse.move(x, y)
-            page.mouse.down()
-            page.mouse.move(x + (25 if k % 2 == 0 else -25), y, steps=4)
-            page.mouse.up()
-            page.wait_for_function(f"window.__lat.length > {n}", timeout=10_000)
-            page.wait_for_timeout(300)
-        lat = page.evaluate("window.__lat")
+        lat = release_latencies(page, moves)
         print(f"server decoding, slider release -> new digit in the page: median {statistics.median(lat):.0f} ms, "
               f"p95 {pct(lat, 95):.0f} ms over {len(lat)} moves")
+    with serve(script="bench/baseline_app.py") as url, chromium() as page:
+        page.goto(url)
+        page.get_by_role("slider", name="z0").wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)
+        lat = release_latencies(page, moves)
+        print(f"  same harness, bench/baseline_app.py (a slider and an image, nothing else): median "
+              f"{statistics.median(lat):.0f} ms, p95 {pct(lat, 95):.0f} ms")
+
+
+def release_latencies(page, moves: int) -> list[float]:
+    """Click (press + release) along the first slider's track; ms from release to the new image loaded."""
+    page.evaluate(WATCH_DIGIT_JS)
+    track = page.locator('[data-testid="stSlider"]').first.locator('div[style*="touch-action"]').first
+    box = track.bounding_box()
+    for k in range(moves):
+        n = page.evaluate("window.__lat.length")
+        page.mouse.click(box["x"] + box["width"] * (0.2 + 0.6 * k / max(moves - 1, 1)), box["y"] + box["height"] / 2)
+        page.wait_for_function(f"window.__lat.length > {n}", timeout=10_000)
+        page.wait_for_timeout(400)
+    return page.evaluate("window.__lat")
 
 
 def main() -> None:

@@ -27,7 +27,8 @@ def explore_tab(loaded, split, mu, logvar, proj, opts, use_live: bool) -> None:
             panels.server_decoder(loaded)
         panels.digit_view(loaded, live=use_live)
     with left:
-        panels.latent_map(panels.map_figure(loaded, split, mu, proj, opts), mu, logvar, proj)
+        panels.latent_map(panels.map_figure(loaded, split, mu, proj, opts))
+        panels.sync_map_overlays(mu, logvar, proj)  # after the map took its click
     panels.selection_panel(loaded, split, models.test_split(loaded.dataset)[1], mu, logvar)
 
 

@@ -81,7 +81,7 @@ def sidebar_toggle(model) -> bool:
     return on and supported
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=8)  # 3 MB: shared, not copied per rerun
 def _blob(_model, ident: str, z: tuple, z_version: int, ranges: tuple, pad_dims: tuple,
           _pad_xy, _labels, n_classes: int) -> bytes:
     return pack(_model, ident=f"{ident}|{pad_dims}", z=z, z_version=z_version, ranges=ranges,

@@ -37,6 +37,10 @@ export default function ({ data }) {
     }
     if (tries++ < 600) raf = requestAnimationFrame(sync); // the chart may still be mounting
   };
-  sync();
-  return () => { if (raf) cancelAnimationFrame(raf); };
+  // after the rest of this rerun has painted: redrawing 10k WebGL points must not hold up the new digit
+  const idle = window.requestIdleCallback ? requestIdleCallback(sync, { timeout: 250 }) : setTimeout(sync, 50);
+  return () => {
+    if (raf) cancelAnimationFrame(raf);
+    (window.cancelIdleCallback || clearTimeout)(idle);
+  };
 }

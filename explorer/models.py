@@ -35,7 +35,7 @@ def forget_checkpoint_list() -> None:
     _find_checkpoints.clear()
 
 
-@st.cache_data(ttl=2, show_spinner=False)
+@st.cache_resource(ttl=2, show_spinner=False)  # resource: no copy of the result per call
 def _find_checkpoints(repo: Path) -> tuple[str, ...]:
     found = []
     for folder in CHECKPOINT_DIRS:
@@ -93,12 +93,14 @@ def test_split(dataset: str) -> tuple[data.Split, torch.Tensor]:
     return split, split.floats()
 
 
-@st.cache_data(show_spinner="Encoding the 10,000 test digits…", max_entries=8)
+@st.cache_resource(show_spinner="Encoding the 10,000 test digits…", max_entries=8)
 def encodings(_model: VAE, ident: str, dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and log-variances of every test image, [N, D] each; once per checkpoint."""
+    """Posterior means and log-variances of every test image, [N, D] each (read-only); once per
+    checkpoint and shared, not copied, on every rerun."""
     _, x = test_split(dataset)
-    mu, logvar = encode_all(_model, x)
-    return mu.numpy(), logvar.numpy()
+    mu, logvar = (t.numpy() for t in encode_all(_model, x))
+    mu.flags.writeable = logvar.flags.writeable = False
+    return mu, logvar
 
 
 @torch.inference_mode()

@@ -208,12 +208,9 @@ def map_figure(loaded: models.Loaded, split, mu: np.ndarray, proj: Projection, o
     return fig
 
 
-def latent_map(fig: go.Figure, mu: np.ndarray, logvar: np.ndarray, proj: Projection) -> None:
-    """Draw the map; the decoder's point, the selected digit's ellipse and the A-B paths are moved in
-    the page (map_overlays), so the chart keeps its zoom and selection across reruns."""
-    sel, z = st.session_state["selected"], np.asarray(st.session_state["z"])
-    a, b = mu[st.session_state["A"]], mu[st.session_state["B"]]
-    t = np.linspace(0, 1, st.session_state.get("interp_k", 8))
+def latent_map(fig: go.Figure) -> None:
+    """Draw the map and take clicks; its overlays are moved in the page by `sync_map_overlays`, so the
+    chart keeps its zoom and selection across reruns."""
     event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map",
                             config={"scrollZoom": True, "displaylogo": False})
     points = event.selection.points if event is not None else []
@@ -222,7 +219,13 @@ def latent_map(fig: go.Figure, mu: np.ndarray, logvar: np.ndarray, proj: Project
         st.session_state["last_pick"] = picked
         if picked is not None:
             st.session_state["selected"] = picked
-            sel = picked
+
+
+def sync_map_overlays(mu: np.ndarray, logvar: np.ndarray, proj: Projection) -> None:
+    """Move the map's decoder point, the selected digit's ±2σ ellipse and the A-B paths."""
+    sel, z = st.session_state["selected"], np.asarray(st.session_state["z"])
+    a, b = mu[st.session_state["A"]], mu[st.session_state["B"]]
+    t = np.linspace(0, 1, st.session_state.get("interp_k", 8))
     map_overlays.sync({
         "decoder": map_overlays.trace(proj.to_xy(z)[None]),
         "ellipse": map_overlays.trace(None if sel is None else proj.ellipse(mu[sel], logvar[sel])),
