@@ -14,7 +14,8 @@ from vae_core import data
 from vae_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from vae_core.figures import canvas, encode_all
 from vae_core.model import VAE, VAEConfig
-from vae_core.training import NonFiniteLoss, TrainConfig, batches, evaluate, evaluate_iw, lr_at, train_one_epoch
+from vae_core.training import (NonFiniteLoss, TrainConfig, batches, evaluate, evaluate_iw, lr_at, make_optimizer,
+                               train_one_epoch)
 
 
 def positive_int(text: str) -> int:
@@ -48,7 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--latent-dim", type=positive_int, default=2, help="size of z")
     p.add_argument("--hidden", type=hidden_sizes, default="512,512,256", help="encoder widths; decoder mirrors")
     p.add_argument("--epochs", type=positive_int, default=40, help="total epochs, counting resumed ones; the cosine schedule spans them")
-    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--lr", type=positive_float, default=2e-3, help="Adam peak learning rate (cosine decay)")
     p.add_argument("--beta", type=float, default=1.0, help="KL weight")
     p.add_argument("--seed", type=int, default=0)
@@ -117,7 +118,7 @@ def main(argv=None) -> int:
     device = torch.device(tcfg.device)
     x_train, x_test = train.floats().to(device), test.floats().to(device)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
+    optimizer = make_optimizer(model, tcfg.lr)
     steps_per_epoch = -(-len(x_train) // tcfg.batch_size)
     total_steps = tcfg.epochs * steps_per_epoch
     if args.resume:

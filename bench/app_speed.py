@@ -15,7 +15,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
-from browser import CHROMIUM, chromium, serve, wait_for_app  # noqa: E402
+from browser import CHROMIUM, chromium, serve  # noqa: E402
 
 
 def pct(xs, q) -> float:

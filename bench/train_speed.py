@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from vae_core import data  # noqa: E402
 from vae_core.losses import neg_elbo  # noqa: E402
 from vae_core.model import VAE, VAEConfig  # noqa: E402
-from vae_core.training import batches, evaluate, lr_at, train_one_epoch  # noqa: E402
+from vae_core.training import TrainConfig, batches, evaluate, lr_at, make_optimizer, train_one_epoch  # noqa: E402
 
 TARGET = 152.0
 
@@ -40,19 +40,24 @@ def conventional_epoch(model, loader, opt) -> None:
         opt.step()
 
 
-def seconds_per_epoch(root: Path, hidden: list[int]) -> tuple[float, float]:
-    x_train = data.load("mnist", True, root).floats()
+def our_epoch_seconds(x_train: torch.Tensor, hidden: list[int], batch_size: int) -> float:
+    """One epoch of our loop: in-memory batches, fused Adam."""
     torch.manual_seed(0)
-    ours, theirs = VAE(VAEConfig(hidden=hidden)), VAE(VAEConfig(hidden=hidden))
-    theirs.load_state_dict(ours.state_dict())
+    model = VAE(VAEConfig(hidden=hidden))
     t = time.perf_counter()
-    train_one_epoch(ours, batches(x_train, 128, torch.Generator().manual_seed(0)),
-                    torch.optim.Adam(ours.parameters(), 1e-3))
-    ours_s = time.perf_counter() - t
+    train_one_epoch(model, batches(x_train, batch_size, torch.Generator().manual_seed(0)),
+                    make_optimizer(model, 1e-3))
+    return time.perf_counter() - t
+
+
+def conventional_epoch_seconds(root: Path, hidden: list[int]) -> float:
+    """One epoch of the conventional loop: DataLoader + ToTensor, batch 128, plain Adam."""
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(hidden=hidden))
     loader = conventional_loader(root, 128)
     t = time.perf_counter()
-    conventional_epoch(theirs, loader, torch.optim.Adam(theirs.parameters(), 1e-3))
-    return ours_s, time.perf_counter() - t
+    conventional_epoch(model, loader, torch.optim.Adam(model.parameters(), 1e-3))
+    return time.perf_counter() - t
 
 
 def time_to_target(root: Path, fast: bool, limit_s: float = 240.0) -> tuple[float | None, float, int]:
@@ -68,7 +73,7 @@ def time_to_target(root: Path, fast: bool, limit_s: float = 240.0) -> tuple[floa
     if fast:
         x_train = data.load("mnist", True, root).floats()
         model = VAE(VAEConfig(hidden=[512, 256]))
-        opt = torch.optim.Adam(model.parameters(), 2e-3)
+        opt = make_optimizer(model, 2e-3)
         steps_per_epoch = -(-60000 // 64)
         total, step, g = 2 * steps_per_epoch, 0, torch.Generator().manual_seed(0)
 
@@ -111,10 +116,15 @@ def main() -> None:
     args = p.parse_args()
     data.ensure("mnist", args.data_root)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    for hidden in ([400], [512, 512, 256]):
-        ours, theirs = seconds_per_epoch(args.data_root, hidden)
-        print(f"s/epoch, 784-{'-'.join(map(str, hidden))}-2, batch 128: in-memory {ours:6.2f}   "
-              f"DataLoader+ToTensor {theirs:6.2f}   ratio {theirs / ours:4.1f}x")
+    x_train = data.load("mnist", True, args.data_root).floats()
+    default = TrainConfig().batch_size
+    for hidden in ([400], VAEConfig().hidden):
+        name = f"784-{'-'.join(map(str, hidden))}-2"
+        theirs = conventional_epoch_seconds(args.data_root, hidden)
+        for batch_size in sorted({128, default}):
+            ours = our_epoch_seconds(x_train, hidden, batch_size)
+            print(f"s/epoch, {name}: ours (batch {batch_size}) {ours:6.2f}   conventional (batch 128) "
+                  f"{theirs:6.2f}   ratio {theirs / ours:4.1f}x")
     runs = [("ours (in-memory, 784-512-256-2, batch 64, cosine)", True)]
     if not args.skip_conventional_152:
         runs.append(("conventional (DataLoader, 784-400-2, batch 128)", False))

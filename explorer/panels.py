@@ -307,7 +307,6 @@ def interpolation_tab(loaded: models.Loaded, split, mu: np.ndarray) -> None:
     a = c1.number_input("A (test index)", 0, n - 1, key="A", help="Or click a point and press 'Set as A'")
     b = c2.number_input("B (test index)", 0, n - 1, key="B")
     k = c3.slider("Steps", 3, 16, 8, key="interp_k")
-    t = np.linspace(0, 1, k)
     st.caption(f"A = #{a} ({split.classes[int(split.labels[a])]}), B = #{b} ({split.classes[int(split.labels[b])]}); "
                "both paths are drawn on the map (dashed: spherical)")
     for name, png in zip(("Linear", "Spherical"), _interpolation_pngs(loaded.model, loaded.ident, mu[a], mu[b], k)):

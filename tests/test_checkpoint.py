@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from vae_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from vae_core.model import VAE, VAEConfig
 
 
 def test_round_trip_gives_identical_outputs(tmp_path, tiny_model, images):

@@ -13,7 +13,7 @@ from vae_core.model import VAE
 class TrainConfig:
     dataset: str = "mnist"  # "mnist" or "fashion-mnist"
     epochs: int = 40  # passes over the 60k training images
-    batch_size: int = 128  # images per Adam step
+    batch_size: int = 256  # images per Adam step
     lr: float = 2e-3  # Adam peak learning rate; cosine-decayed to lr/20 over the run
     beta: float = 1.0  # KL weight (1 = the true ELBO)
     seed: int = 0  # seeds init, shuffling and sampling
@@ -24,6 +24,12 @@ class TrainConfig:
 
 class NonFiniteLoss(RuntimeError):
     """The loss became NaN or inf; training stops and the last good checkpoint stays."""
+
+
+def make_optimizer(model: VAE, lr: float) -> torch.optim.Optimizer:
+    """Adam (Kingma & Ba 2015) with the fused kernel: one pass over all parameters per step instead
+    of a dozen elementwise ops each (the optimizer was a quarter of a CPU step otherwise)."""
+    return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
 
 
 def batches(x: torch.Tensor, batch_size: int, generator: torch.Generator,
