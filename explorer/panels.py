@@ -30,6 +30,7 @@ def reset_state_for(loaded: models.Loaded, mu: np.ndarray) -> None:
         del st.session_state[key]
     st.session_state.update(state_for=loaded.ident, z=[0.0] * d, z_version=0, selected=None, A=0, B=1,
                             ranges=ranges.tolist())
+    st.session_state.pop("z_pushed", None)  # the live widget's last pushed point belonged to the old model
 
 
 def set_z(z, *, from_browser: bool = False) -> None:
@@ -76,8 +77,8 @@ def view_options(d: int) -> dict:
     st.sidebar.header("Map")
     opts = {"mode": "axes", "i": 0, "j": 1}
     if d > 2:
-        opts["mode"] = st.sidebar.radio("Plane", ["PCA of the means", "Two latent dims"], key="plane",
-                                        horizontal=True) == "Two latent dims" and "axes" or "pca"
+        plane = st.sidebar.radio("Plane", ["PCA of the means", "Two latent dims"], key="plane", horizontal=True)
+        opts["mode"] = "axes" if plane == "Two latent dims" else "pca"
         if opts["mode"] == "axes":
             c1, c2 = st.sidebar.columns(2)
             opts["i"] = c1.selectbox("x axis", range(d), index=0, key="dim_i", format_func=lambda k: f"z{k}")

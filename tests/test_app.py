@@ -179,3 +179,17 @@ def test_fashion_checkpoint_shows_class_names(tmp_path, monkeypatch):
     assert "Ankle boot" in fig and "Sneaker" in fig
     pick(at, 0)
     assert any(h.value == "Test digit #0 · Ankle boot" for h in at.subheader)
+
+
+def test_switching_models_resets_the_live_widgets_point(tiny_home):
+    at = app()  # tiny-z5, live decoding on
+    assert len(at.session_state["z_pushed"][1]) == 5
+    at.sidebar.selectbox(key="ckpt").set_value("runs/conv/model.pt").run()
+    at.sidebar.selectbox(key="ckpt").set_value("checkpoints/tiny-z5.pt").run()
+    torch.manual_seed(0)
+    save_checkpoint(tiny_home / "runs" / "z2.pt", VAE(VAEConfig(latent_dim=2, hidden=[16])), dataset="mnist")
+    models.forget_checkpoint_list()
+    at.run()
+    at.sidebar.selectbox(key="ckpt").set_value("runs/z2.pt").run()
+    assert not at.exception
+    assert len(at.session_state["z_pushed"][1]) == 2
