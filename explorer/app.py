@@ -22,7 +22,7 @@ def explore_tab(loaded, split, mu, logvar, proj, opts, use_live: bool) -> None:
     with right:
         st.subheader("Decoder")
         if use_live:
-            live.live_decoder(loaded, split, mu, proj)
+            live.live_decoder(loaded, split, mu, (opts["i"], opts["j"]))
         else:
             panels.server_decoder(loaded)
         panels.digit_view(loaded, live=use_live)

@@ -9,7 +9,6 @@ from torch import nn
 
 from explorer import models, panels
 from explorer.figures import PALETTE
-from explorer.projection import Projection
 
 MAGIC = b"VAEW"
 _JS = (Path(__file__).parent / "live.js").read_text()
@@ -88,16 +87,13 @@ def _blob(_model, ident: str, z: tuple, z_version: int, ranges: tuple, pad_dims:
                 pad_xy=_pad_xy, pad_labels=_labels, pad_dims=pad_dims, colors=PALETTE[:max(n_classes, 1)])
 
 
-def live_decoder(loaded: models.Loaded, split, mu: np.ndarray, proj: Projection) -> None:
+def live_decoder(loaded: models.Loaded, split, mu: np.ndarray, pad_dims: tuple[int, int]) -> None:
     """The in-page decoder: sliders for every dim and, for D >= 2, a pad over two of them.
 
     The blob only changes when Python moves z (a button) or the model or pad dims change, so a
     commit from the page re-sends nothing big.
     """
     d = loaded.latent_dim
-    pad_dims = (0, 1)
-    if d > 2 and proj.W.max(0).min() == 1.0 and (proj.W == 0).sum() == 2 * d - 2:  # an axes view
-        pad_dims = tuple(int(k) for k in proj.W.argmax(0))
     ss = st.session_state
     ss.setdefault("z_pushed", (ss["z_version"], tuple(ss["z"])))
     if ss["z_pushed"][0] != ss["z_version"]:
