@@ -9,27 +9,38 @@ import streamlit as st  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` puts only explorer/ on the path
 
-from explorer import live, models, panels  # noqa: E402
-
-_IMPORTED = time.perf_counter()
+from explorer import preload  # noqa: E402  (streamlit only)
 
 st.set_page_config(page_title="VAE latent explorer", page_icon="🔢", layout="wide")
+with st.sidebar:
+    preload.plotly()  # the browser compiles plotly.js while the imports below run (seconds on a cold start)
+
+from explorer import live, models, panels  # noqa: E402  (torch, torchvision, plotly)
+
+_IMPORTED = time.perf_counter()
 
 
 def explore_tab(loaded, split, mu, logvar, proj, opts, use_live: bool) -> None:
     """The map beside the decoder, and the clicked digit's panel below."""
     left, right = st.columns([3, 2], gap="large")
-    with right:
-        st.subheader("Decoder")
-        if use_live:
-            live.live_decoder(loaded, split, mu, (opts["i"], opts["j"]))
-        else:
-            panels.server_decoder(loaded)
-        panels.digit_view(loaded, live=use_live)
-    with left:
+    with left:  # first: a click on the map must be taken before the decoder panel draws its overlays
         panels.latent_map(panels.map_figure(loaded, split, mu, proj, opts))
-        panels.sync_map_overlays(mu, logvar, proj)  # after the map took its click
+    with right:
+        decoder_panel(loaded, split, mu, logvar, proj, opts, use_live)
     panels.selection_panel(loaded, split, models.test_split(loaded.dataset)[1], mu, logvar)
+
+
+@st.fragment
+def decoder_panel(loaded, split, mu, logvar, proj, opts, use_live: bool) -> None:
+    """Sliders, digit and the map's overlays. A slider release, a live commit or a prior sample
+    reruns only this fragment, not the sidebar, the map or the selection panel."""
+    st.subheader("Decoder")
+    if use_live:
+        live.live_decoder(loaded, split, mu, (opts["i"], opts["j"]))
+    else:
+        panels.server_decoder(loaded)
+    panels.digit_view(loaded, live=use_live)
+    panels.sync_map_overlays(mu, logvar, proj)  # an invisible helper: it finds the map in the page
 
 
 def main() -> None:

@@ -163,8 +163,8 @@ def digit_view(loaded: models.Loaded, live: bool) -> None:
     """The decoded digit at z (server-side), its z values, prior sampling and a PNG download."""
     z = np.asarray(st.session_state["z"])
     png = images.to_png(models.decode(loaded.model, z)[0], DIGIT_SCALE)
-    if not live:
-        st.image(png, width=280, output_format="PNG")
+    if not live:  # inline: no media-file round trip before the new digit can show
+        st.image("data:image/png;base64," + base64.b64encode(png).decode(), width=280)
     st.caption("z = (" + ", ".join(f"{v:+.2f}" for v in z) + ")")
     c1, c2 = st.columns(2)
     c1.button("Sample from the prior", on_click=lambda: set_z(np.random.default_rng().standard_normal(len(z))),

@@ -1,0 +1,30 @@
+"""Start loading plotly.js in the browser while the server is still importing torch.
+
+Streamlit fetches its Plotly chart code (a 4.7 MB module) only when the first chart arrives, and
+compiling it takes seconds on a slow machine. This invisible element, drawn before the heavy
+imports, asks the page to import that module at once, so the map draws as soon as it arrives.
+Imports only streamlit. Does nothing if a future Streamlit names its files differently.
+"""
+from pathlib import Path
+
+import streamlit as st
+
+_JS = """
+export default function ({ data }) {
+  const entry = document.querySelector('script[type="module"][src*="/static/js/index."]');
+  if (!entry || !data || window.__vaePreloaded) return;
+  window.__vaePreloaded = true;
+  // the same URL Streamlit's own lazy import resolves to, so the module is loaded (and run) once
+  for (const file of data) import(new URL(file, entry.src).href).catch(() => {});
+}
+"""
+_component = st.components.v2.component("vae_preload", js=_JS, css=":host { display: none; }")
+
+
+def _chunks() -> list[str]:
+    js = Path(st.__file__).parent / "static" / "static" / "js"
+    return sorted(p.name for p in js.glob("PlotlyChart.*.js"))
+
+
+def plotly() -> None:
+    _component(key="preload", data=_chunks(), height=0)
