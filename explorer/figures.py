@@ -33,10 +33,16 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, classes: list[str], *,
             customdata=typed(index[sel], "i4"),
             hovertemplate=f"<b>{name}</b> · test #%{{customdata}}<extra></extra>",
         ))
+    # fixed ranges (the points plus a margin): the overlays drawn later neither move the view nor
+    # make plotly recompute the axes and redraw all points each time they change
+    lo, hi = xy.min(0), xy.max(0)
+    pad = 0.05 * (hi - lo).max()
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=30, b=10), dragmode="pan",
-        xaxis=dict(title=axis_titles[0], zeroline=False), legend=dict(itemsizing="constant"),
-        yaxis=dict(title=axis_titles[1], zeroline=False, scaleanchor="x", scaleratio=1),
+        xaxis=dict(title=axis_titles[0], zeroline=False, range=[lo[0] - pad, hi[0] + pad]),
+        yaxis=dict(title=axis_titles[1], zeroline=False, range=[lo[1] - pad, hi[1] + pad], scaleanchor="x",
+                   scaleratio=1),
+        legend=dict(itemsizing="constant"),
         clickmode="event+select", uirevision="map",
         template="none",  # Streamlit's theme styles the chart; plotly's default template only costs JSON
     )
@@ -52,25 +58,6 @@ def loss_curve(rows: list[dict]) -> go.Figure:
     fig.update_layout(xaxis_title="epoch", yaxis_title="nats per image", height=420,
                       margin=dict(l=10, r=10, t=30, b=10))
     return fig
-
-
-def add_overlays(fig: go.Figure) -> None:
-    """Append the empty traces the app moves in the page (explorer/map_overlays.py):
-    the posterior ellipse, the interpolation paths, A/B and the decoder's current point.
-    WebGL traces like the points, so they draw above them."""
-    common = dict(hoverinfo="skip", showlegend=False)
-    fig.add_trace(go.Scattergl(x=[], y=[], mode="lines", name="ellipse", line=dict(color="black", dash="dot"),
-                             **common))
-    fig.add_trace(go.Scattergl(x=[], y=[], mode="lines+markers+text", name="path", textposition="top center",
-                             line=dict(color="#444", width=2), marker=dict(size=6, color="#444"), **common))
-    fig.add_trace(go.Scattergl(x=[], y=[], mode="lines+markers", name="slerp",
-                             line=dict(color="#444", width=2, dash="dash"), marker=dict(size=5, color="#444"),
-                             **common))
-    fig.add_trace(go.Scattergl(x=[], y=[], mode="markers", name="selected",
-                               marker=dict(symbol="circle-open", size=14, line=dict(width=2.5), color="black"),
-                               **common))
-    fig.add_trace(go.Scattergl(x=[], y=[], mode="markers", name="decoder",
-                             marker=dict(symbol="x", size=15, color="black", line=dict(width=1.5, color="white")), **common))
 
 
 def add_prior_contours(fig: go.Figure, origin: np.ndarray) -> None:

@@ -1,23 +1,62 @@
-// Moves the latent map's overlay traces (decoder point, ellipse, A-B paths) with Plotly.restyle,
-// so the chart's spec, and with it the chart itself (zoom, pan, selection), stays put on reruns.
+// Draws the latent map's overlays (decoder point, selected digit's ring and ±2σ ellipse, A-B paths)
+// as layout shapes with Plotly.relayout: that redraws only the shapes (~10 ms), never the 10k WebGL points,
+// and leaves the chart's spec, zoom, pan and selection alone on reruns.
 
 function findMap() {
   return document.querySelector(".st-key-map .js-plotly-plot");
 }
 
+const NONE = "rgba(0,0,0,0)";
+
+function polyline(pts, line) {
+  if (!pts || pts.x.length < 2) return [];
+  const d = "M" + pts.x.map((x, i) => `${x},${pts.y[i]}`).join("L");
+  return [{ type: "path", xref: "x", yref: "y", path: d, line, fillcolor: NONE }];
+}
+
+// a shape of fixed size in pixels around a data point (stays the same size when zooming)
+function marker(x, y, shape, line, fillcolor = NONE) {
+  const at = { xref: "x", yref: "y", xsizemode: "pixel", ysizemode: "pixel", xanchor: x, yanchor: y, line, fillcolor };
+  return shape.r ? { ...at, type: "circle", x0: -shape.r, x1: shape.r, y0: -shape.r, y1: shape.r }
+    : { ...at, type: "path", path: shape.path };
+}
+
+function shapesFor(o) {
+  const shapes = [];
+  shapes.push(...polyline(o.ellipse, { color: "black", width: 1.5, dash: "dot" }));
+  shapes.push(...polyline(o.path, { color: "#333", width: 2 }));
+  shapes.push(...polyline(o.slerp, { color: "#333", width: 2, dash: "dash" }));
+  for (const p of [o.slerp, o.path]) {
+    (p ? p.x : []).forEach((x, i) => {
+      const dot = marker(x, p.y[i], { r: 3 }, { width: 0 }, "#333");
+      const text = p.text && p.text[i];
+      if (text) { // "A", "B": shape labels (annotations would make plotly redraw every point)
+        Object.assign(dot, { x0: -5, x1: 5, y0: -5, y1: 5 });
+        dot.label = { text: `<b>${text}</b>`, textposition: "bottom center", padding: 14, font: { size: 15, color: "#111" } };
+      }
+      shapes.push(dot);
+    });
+  }
+  if (o.selected && o.selected.x.length) {
+    shapes.push(marker(o.selected.x[0], o.selected.y[0], { r: 9 }, { color: "black", width: 2.5 }));
+  }
+  if (o.decoder && o.decoder.x.length) {
+    const cross = { path: "M-7,-7L7,7M-7,7L7,-7" };
+    shapes.push(marker(o.decoder.x[0], o.decoder.y[0], cross, { color: "white", width: 6 }));
+    shapes.push(marker(o.decoder.x[0], o.decoder.y[0], cross, { color: "black", width: 3 }));
+  }
+  return shapes;
+}
+
 function apply(gd, overlays) {
-  if (!window.Plotly || !gd || !gd.data) return false;
-  const names = Object.keys(overlays);
-  const idx = names.map((n) => gd.data.findIndex((t) => t.name === n));
-  if (idx.some((i) => i < 0)) return false;
-  const same = names.every((n, k) => JSON.stringify([Array.from(gd.data[idx[k]].x || []),
-    Array.from(gd.data[idx[k]].y || [])]) === JSON.stringify([overlays[n].x, overlays[n].y]));
-  if (same) return true;
-  window.Plotly.restyle(gd, {
-    x: names.map((n) => overlays[n].x),
-    y: names.map((n) => overlays[n].y),
-    text: names.map((n) => overlays[n].text || []),
-  }, idx);
+  if (!window.Plotly || !gd || !gd._fullLayout) return false;
+  const shapes = shapesFor(overlays);
+  const key = JSON.stringify(shapes);
+  const drawn = (gd.layout.shapes || []).length === shapes.length; // gone if the chart was redrawn from its spec
+  if (key !== gd.__vaeKey || !drawn) {
+    gd.__vaeKey = key;
+    window.Plotly.relayout(gd, { shapes }); // shapes only: a whole-array replace redraws just the shapes
+  }
   return true;
 }
 
@@ -28,7 +67,7 @@ export default function ({ data }) {
     raf = 0;
     const gd = findMap();
     if (gd) {
-      gd.__vaeOverlays = overlays; // the latest wish, re-applied after any redraw of the chart
+      gd.__vaeOverlays = overlays; // the latest wish, re-applied if the chart is redrawn from its spec
       if (!gd.__vaeSynced) {
         gd.__vaeSynced = true;
         gd.on("plotly_afterplot", () => apply(gd, gd.__vaeOverlays));
@@ -37,10 +76,6 @@ export default function ({ data }) {
     }
     if (tries++ < 600) raf = requestAnimationFrame(sync); // the chart may still be mounting
   };
-  // after the rest of this rerun has painted: redrawing 10k WebGL points must not hold up the new digit
-  const idle = window.requestIdleCallback ? requestIdleCallback(sync, { timeout: 250 }) : setTimeout(sync, 50);
-  return () => {
-    if (raf) cancelAnimationFrame(raf);
-    (window.cancelIdleCallback || clearTimeout)(idle);
-  };
+  sync();
+  return () => { if (raf) cancelAnimationFrame(raf); };
 }

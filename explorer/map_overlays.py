@@ -1,4 +1,4 @@
-"""The map's moving overlays, drawn in the page with Plotly.restyle so the chart never remounts."""
+"""The map's moving overlays, drawn in the page as layout shapes (Plotly.relayout) so the chart never remounts."""
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +9,8 @@ _component = st.components.v2.component(
     css=":host { display: none; }")
 
 
-def trace(xy: np.ndarray | None, text: list[str] | None = None) -> dict:
-    """Points [N, 2] (None: hide the trace) as the JSON the page applies."""
+def points(xy: np.ndarray | None, text: list[str] | None = None) -> dict:
+    """Points [N, 2] in map coordinates (None: draw nothing) as the JSON the page draws."""
     if xy is None:
         return {"x": [], "y": []}
     out = {"x": np.round(xy[:, 0], 5).tolist(), "y": np.round(xy[:, 1], 5).tolist()}
@@ -20,5 +20,5 @@ def trace(xy: np.ndarray | None, text: list[str] | None = None) -> dict:
 
 
 def sync(overlays: dict[str, dict]) -> None:
-    """Set the named overlay traces of the map (keyed 'map') to these points."""
+    """Draw these overlays (decoder, selected, ellipse, path, slerp: see map_overlays.js) on the map keyed 'map'."""
     _component(key="map_overlays", data=overlays, height=0)

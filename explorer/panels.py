@@ -204,7 +204,6 @@ def map_figure(loaded: models.Loaded, split, mu: np.ndarray, proj: Projection, o
         fig.update_yaxes(range=[lo[1], hi[1]])
     if opts["contours"]:
         figures.add_prior_contours(fig, proj.to_xy(np.zeros(loaded.latent_dim)))
-    figures.add_overlays(fig)
     st.session_state["map_fig"] = (key, fig)
     return fig
 
@@ -228,11 +227,11 @@ def sync_map_overlays(mu: np.ndarray, logvar: np.ndarray, proj: Projection) -> N
     a, b = mu[st.session_state["A"]], mu[st.session_state["B"]]
     t = np.linspace(0, 1, st.session_state.get("interp_k", 8))
     map_overlays.sync({
-        "decoder": map_overlays.trace(proj.to_xy(z)[None]),
-        "ellipse": map_overlays.trace(None if sel is None else proj.ellipse(mu[sel], logvar[sel])),
-        "selected": map_overlays.trace(None if sel is None else proj.to_xy(mu[sel])[None]),
-        "path": map_overlays.trace(proj.to_xy(lerp(a, b, t)), ["A"] + [""] * (len(t) - 2) + ["B"]),
-        "slerp": map_overlays.trace(proj.to_xy(slerp(a, b, t))),
+        "decoder": map_overlays.points(proj.to_xy(z)[None]),
+        "ellipse": map_overlays.points(None if sel is None else proj.ellipse(mu[sel], logvar[sel])),
+        "selected": map_overlays.points(None if sel is None else proj.to_xy(mu[sel])[None]),
+        "path": map_overlays.points(proj.to_xy(lerp(a, b, t)), ["A"] + [""] * (len(t) - 2) + ["B"]),
+        "slerp": map_overlays.points(proj.to_xy(slerp(a, b, t))),
     })
 
 

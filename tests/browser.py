@@ -76,6 +76,18 @@ def wait_idle(page, settle_ms: int = 500, timeout_ms: int = 60_000) -> None:
     page.wait_for_timeout(settle_ms)
 
 
+def isolated_point(page, min_px: float = 10.0, candidates: int = 300) -> int:
+    """A test index whose map point has no other point within min_px pixels (a click picks it alone)."""
+    index = page.evaluate(ISOLATED_JS, [min_px, candidates])
+    assert index is not None, f"no map point among the first {candidates} is {min_px} px from all others"
+    return index
+
+
+def map_shapes(page) -> list[dict]:
+    """The overlay shapes drawn on the map (explorer/map_overlays.js)."""
+    return page.evaluate("document.querySelector('.st-key-map .js-plotly-plot').layout.shapes || []")
+
+
 def click_map_point(page, index: int) -> None:
     """Hover, then click the map point of test digit `index` (plotly's WebGL picking needs the hover)."""
     xy = page.evaluate(POINT_XY_JS, index)
@@ -96,6 +108,22 @@ POINT_XY_JS = """(index) => {
     const k = Array.from(tr.customdata).indexOf(index);
     if (k < 0) continue;
     return [box.left + fl._size.l + fl.xaxis.d2p(tr.x[k]), box.top + fl._size.t + fl.yaxis.d2p(tr.y[k])];
+  }
+  return null;
+}"""
+
+# JS: the first test index (of `candidates`) with no other point within `min_px` pixels on the map
+ISOLATED_JS = """([minPx, candidates]) => {
+  const gd = document.querySelector('.js-plotly-plot');
+  const fl = gd._fullLayout, pts = [];
+  for (const tr of gd._fullData) {
+    if (!tr.customdata) continue;
+    for (let k = 0; k < tr.x.length; k++) pts.push([tr.customdata[k], fl.xaxis.d2p(tr.x[k]), fl.yaxis.d2p(tr.y[k])]);
+  }
+  const byIndex = new Map(pts.map((p) => [p[0], p]));
+  for (let i = 0; i < candidates; i++) {
+    const [, x, y] = byIndex.get(i);
+    if (pts.every(([j, px, py]) => j === i || Math.hypot(px - x, py - y) >= minPx)) return i;
   }
   return null;
 }"""

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from browser import CHROMIUM, ROOT, chromium, click_map_point, serve, wait_for_app, wait_idle
+from browser import (CHROMIUM, ROOT, chromium, click_map_point, isolated_point, map_shapes, serve, wait_for_app,
+                     wait_idle)
 from explorer import models
 from vae_core.checkpoint import load_checkpoint
 
@@ -47,12 +48,19 @@ def test_load_slide_click_and_see_reconstruction(app_url):
         wait_idle(page)
         page.screenshot(path=str(SHOTS / "02-slider-moved.png"))
 
-        click_map_point(page, 3)  # test digit #3 (a zero)
+        index = isolated_point(page)
+        click_map_point(page, index)
         page.get_by_text("from posterior mean").wait_for(timeout=30_000)
-        assert page.get_by_text(re.compile(r"Test digit #3\b")).count() == 1
+        assert page.get_by_text(re.compile(rf"Test digit #{index}\b")).count() == 1
         page.get_by_role("button", name="Decode this point").click()
-        page.wait_for_timeout(1500)
+        wait_idle(page, 1000)
         page.screenshot(path=str(SHOTS / "03-clicked-point.png"))
+        # the map draws the selected ring and the decoder's cross on that point (in map coordinates)
+        point = page.evaluate(POINT_DATA_JS, index)
+        rings = [s for s in map_shapes(page) if s["type"] == "circle" and s["x1"] == 9]
+        crosses = [s for s in map_shapes(page) if s["type"] == "path" and s.get("xsizemode") == "pixel"]
+        assert len(rings) == 1 and np.allclose([rings[0]["xanchor"], rings[0]["yanchor"]], point, atol=1e-3)
+        assert crosses and np.allclose([crosses[-1]["xanchor"], crosses[-1]["yanchor"]], point, atol=2e-3)
 
 
 def test_js_decode_matches_torch(app_url):
@@ -66,3 +74,13 @@ def test_js_decode_matches_torch(app_url):
         got = np.array(page.evaluate("(zs) => zs.map((z) => window.__vaeLive.decode(z))", z.tolist()))
     assert got.shape == want.shape == (64, 784)
     assert np.abs(got - want).max() < 1e-4
+
+
+# JS: the map (data) coordinates of the point with this test index
+POINT_DATA_JS = """(index) => {
+  for (const tr of document.querySelector('.js-plotly-plot')._fullData) {
+    const k = tr.customdata ? Array.from(tr.customdata).indexOf(index) : -1;
+    if (k >= 0) return [tr.x[k], tr.y[k]];
+  }
+  return null;
+}"""
