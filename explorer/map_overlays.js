@@ -61,7 +61,7 @@ function apply(gd, overlays) {
 }
 
 export default function ({ data }) {
-  const overlays = data || {};
+  const overlays = data ? JSON.parse(new TextDecoder().decode(data)) : {};
   let tries = 0, raf = 0;
   const sync = () => {
     raf = 0;

@@ -1,4 +1,5 @@
 """The map's moving overlays, drawn in the page as layout shapes (Plotly.relayout) so the chart never remounts."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -21,4 +22,5 @@ def points(xy: np.ndarray | None, text: list[str] | None = None) -> dict:
 
 def sync(overlays: dict[str, dict]) -> None:
     """Draw these overlays (decoder, selected, ellipse, path, slerp: see map_overlays.js) on the map keyed 'map'."""
-    _component(key="map_overlays", data=overlays, height=0)
+    # JSON as bytes: any other data (dict, str) Streamlit first checks for dataframes, importing pandas (~0.7 s)
+    _component(key="map_overlays", data=json.dumps(overlays).encode(), height=0)

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import streamlit as st
 
-_JS = """
+_JS = r"""
 export default function ({ data }) {
   const entry = document.querySelector('script[type="module"][src*="/static/js/index."]');
-  if (!entry || !data || window.__vaePreloaded) return;
+  if (!entry || !data || !data.length || window.__vaePreloaded) return;
   window.__vaePreloaded = true;
   // the same URL Streamlit's own lazy import resolves to, so the module is loaded (and run) once
-  for (const file of data) import(new URL(file, entry.src).href).catch(() => {});
+  for (const file of new TextDecoder().decode(data).split("\n")) import(new URL(file, entry.src).href).catch(() => {});
 }
 """
 _component = st.components.v2.component("vae_preload", js=_JS, css=":host { display: none; }")
@@ -27,4 +27,5 @@ def _chunks() -> list[str]:
 
 
 def plotly() -> None:
-    _component(key="preload", data=_chunks(), height=0)
+    # bytes: other data Streamlit first checks for dataframes, importing pandas (~0.7 s)
+    _component(key="preload", data="\n".join(_chunks()).encode(), height=0)

@@ -38,6 +38,7 @@ def test_load_slide_click_and_see_reconstruction(app_url):
         page.get_by_test_id("live-digit").wait_for()
         page.wait_for_function("window.__vaeLive && window.__vaeLive.ready")
         page.screenshot(path=str(SHOTS / "01-loaded.png"))
+        assert page.evaluate("window.__vaePreloaded") is True  # explorer/preload.py's JS ran without error
         before = z_caption(page)
         slider = page.get_by_role("slider", name="live z0")
         slider.focus()
