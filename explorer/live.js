@@ -154,6 +154,7 @@ export default function (component) {
     }
     sliders.forEach((s, d) => (s.value.textContent = zz[d].toFixed(2)));
     perf.frames += 1;
+    perf.lastFrameAt = performance.now();
     if (perf.firstFrameMs === undefined) perf.firstFrameMs = performance.now(); // ms since navigation
     perf.decodeMs.push(t1 - t0);
     if (perf.decodeMs.length > 2000) perf.decodeMs.splice(0, 1000);

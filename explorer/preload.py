@@ -5,6 +5,7 @@ compiling it takes seconds on a slow machine. This invisible element, drawn befo
 imports, asks the page to import that module at once, so the map draws as soon as it arrives.
 Imports only streamlit. Does nothing if a future Streamlit names its files differently.
 """
+import functools
 from pathlib import Path
 
 import streamlit as st
@@ -21,11 +22,12 @@ export default function ({ data }) {
 _component = st.components.v2.component("vae_preload", js=_JS, css=":host { display: none; }")
 
 
-def _chunks() -> list[str]:
+@functools.cache
+def _chunks() -> bytes:
     js = Path(st.__file__).parent / "static" / "static" / "js"
-    return sorted(p.name for p in js.glob("PlotlyChart.*.js"))
+    return "\n".join(sorted(p.name for p in js.glob("PlotlyChart.*.js"))).encode()
 
 
 def plotly() -> None:
     # bytes: other data Streamlit first checks for dataframes, importing pandas (~0.7 s)
-    _component(key="preload", data="\n".join(_chunks()).encode(), height=0)
+    _component(key="preload", data=_chunks(), height=0)
