@@ -64,6 +64,39 @@ def test_load_slide_click_and_see_reconstruction(app_url):
         assert crosses and np.allclose([crosses[-1]["xanchor"], crosses[-1]["yanchor"]], point, atol=2e-3)
 
 
+def test_server_decoding_redraws_digit_and_map_cross(app_url):
+    """Live decoding off: a slider release and a prior sample rerun the decoder fragment, which
+    sends a new digit and moves the map's cross to the new z."""
+    digit_src = "() => ([...document.querySelectorAll('img')].find((i) => i.width === 280) || {}).src"
+
+    def cross(page):
+        marks = [s for s in map_shapes(page) if s["type"] == "path" and s.get("xsizemode") == "pixel"]
+        return [marks[-1]["xanchor"], marks[-1]["yanchor"]] if marks else None
+
+    def z_now(page):
+        return [float(v) for v in re.findall(r"[-+][0-9.]+", z_caption(page))]
+
+    with chromium() as page:
+        wait_for_app(page, app_url)
+        page.get_by_text("Live decoding in the browser").click()
+        slider = page.get_by_role("slider", name="z0")
+        slider.wait_for(timeout=30_000)
+        wait_idle(page)
+        before = page.evaluate(digit_src)
+        assert before.startswith("data:image/png")
+        slider.focus()
+        slider.press("ArrowRight")
+        page.wait_for_function(f"({digit_src})() !== {before!r}", timeout=20_000)
+        wait_idle(page)
+        assert np.allclose(cross(page), z_now(page), atol=6e-3), (cross(page), z_now(page))  # caption: 2 decimals
+
+        before = page.evaluate(digit_src)
+        page.get_by_role("button", name="Sample from the prior").click()
+        page.wait_for_function(f"({digit_src})() !== {before!r}", timeout=20_000)
+        wait_idle(page)
+        assert np.allclose(cross(page), z_now(page), atol=6e-3), (cross(page), z_now(page))  # caption: 2 decimals
+
+
 def test_js_decode_matches_torch(app_url):
     model, _ = load_checkpoint(SHIPPED)
     z = np.random.default_rng(0).uniform(-4, 4, size=(64, model.cfg.latent_dim)).astype(np.float32)
