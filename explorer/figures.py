@@ -36,7 +36,7 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, classes: list[str], *,
     # fixed ranges (the points plus a margin): the overlays drawn later neither move the view nor
     # make plotly recompute the axes and redraw all points each time they change
     lo, hi = xy.min(0), xy.max(0)
-    pad = 0.05 * (hi - lo).max()
+    pad = max(0.05 * (hi - lo).max(), 0.25)  # and some room when the means collapse onto a point
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=30, b=10), dragmode="pan",
         xaxis=dict(title=axis_titles[0], zeroline=False, range=[lo[0] - pad, hi[0] + pad]),

@@ -16,13 +16,20 @@ function parse(bytes, header, start) {
   // copy the payload so Float32Array views are 4-byte aligned whatever the blob's offset
   const floats = new Float32Array(bytes.slice(start, start + header.n_floats * 4).buffer);
   const slice = (off, n) => floats.subarray(off, off + n);
-  const layers = header.layers.map((l) => ({
-    nIn: l.in, nOut: l.out, W: slice(l.w, l.in * l.out), b: slice(l.b, l.out),
-  }));
-  const widest = Math.max(...layers.map((l) => l.nOut), header.latent_dim);
+  let widest = header.latent_dim;
+  const layers = header.layers.map((l) => {
+    if (l.op === "linear") {
+      widest = Math.max(widest, l.in, l.out);
+      return { ...l, W: slice(l.w, l.in * l.out), b: slice(l.b, l.out) };
+    }
+    const hout = (l.hin - 1) * l.stride - 2 * l.pad + l.k + l.outpad;
+    const wout = (l.win - 1) * l.stride - 2 * l.pad + l.k + l.outpad;
+    widest = Math.max(widest, l.cin * l.hin * l.win, l.cout * hout * wout);
+    return { ...l, hout, wout, W: slice(l.w, l.cin * l.cout * l.k * l.k), b: slice(l.b, l.cout) };
+  });
   return {
     layers,
-    bufA: new Float32Array(widest), bufB: new Float32Array(widest),
+    bufA: new Float32Array(widest), bufB: new Float32Array(widest), acc: new Float64Array(widest),
     pad: header.pad && {
       xy: slice(header.pad.xy, header.pad.n * 2),
       labels: slice(header.pad.labels, header.pad.n),
@@ -30,24 +37,62 @@ function parse(bytes, header, start) {
   };
 }
 
-// pixel means [784] for z, in float32 like torch: Linear (+ReLU between) then sigmoid
+function linear(l, input, output) {
+  const { in: nIn, out: nOut, W, b, relu } = l;
+  for (let o = 0; o < nOut; o++) {
+    let acc = 0;
+    const row = o * nIn;
+    for (let i = 0; i < nIn; i++) acc += W[row + i] * input[i];
+    acc += b[o];
+    output[o] = relu && acc < 0 ? 0 : acc;
+  }
+}
+
+// ConvTranspose2d, torch's weight layout [c_in, c_out, k, k]: each input pixel scatters a k x k patch
+function convTranspose(l, input, output, acc) {
+  const { cin, hin, win, cout, hout, wout, k, stride, pad, W, b, relu } = l;
+  const plane = hout * wout;
+  for (let co = 0; co < cout; co++) acc.fill(b[co], co * plane, (co + 1) * plane);
+  for (let ci = 0; ci < cin; ci++) {
+    for (let iy = 0; iy < hin; iy++) {
+      for (let ix = 0; ix < win; ix++) {
+        const v = input[(ci * hin + iy) * win + ix];
+        if (v === 0) continue; // after a ReLU, most are
+        for (let co = 0; co < cout; co++) {
+          const wBase = (ci * cout + co) * k * k, oBase = co * plane;
+          for (let ky = 0; ky < k; ky++) {
+            const oy = iy * stride - pad + ky;
+            if (oy < 0 || oy >= hout) continue;
+            for (let kx = 0; kx < k; kx++) {
+              const ox = ix * stride - pad + kx;
+              if (ox >= 0 && ox < wout) acc[oBase + oy * wout + ox] += v * W[wBase + ky * k + kx];
+            }
+          }
+        }
+      }
+    }
+  }
+  for (let i = 0; i < cout * plane; i++) output[i] = relu && acc[i] < 0 ? 0 : acc[i];
+}
+
+// pixel means [784] for z, in float32 like torch (each layer's output rounded to float32), then sigmoid
 function decode(model, z, out) {
   let input = model.bufA, output = model.bufB;
   input.set(z);
-  const last = model.layers.length - 1;
-  model.layers.forEach((layer, li) => {
-    const { nIn, nOut, W, b } = layer;
-    for (let o = 0; o < nOut; o++) {
-      let acc = 0;
-      const row = o * nIn;
-      for (let i = 0; i < nIn; i++) acc += W[row + i] * input[i];
-      acc += b[o];
-      output[o] = li < last ? (acc > 0 ? acc : 0) : acc;
-    }
+  for (const layer of model.layers) {
+    if (layer.op === "linear") linear(layer, input, output);
+    else convTranspose(layer, input, output, model.acc);
     [input, output] = [output, input];
-  });
+  }
   for (let p = 0; p < 784; p++) out[p] = 1 / (1 + Math.exp(-input[p]));
   return out;
+}
+
+// for tests: a decoder z -> 784 pixel means from a blob made by live.py's pack()
+export function decoderFromBlob(bytes) {
+  const { header, start } = readHeader(bytes);
+  const model = parse(bytes, header, start);
+  return (z) => Array.from(decode(model, Float32Array.from(z), new Float32Array(784)));
 }
 
 function el(tag, attrs = {}, parent = null) {

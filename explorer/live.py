@@ -1,4 +1,4 @@
-"""Live decoding in the browser: the MLP decoder's weights go to the page once, JS decodes per frame."""
+"""Live decoding in the browser: the decoder's weights (MLP or conv) go to the page once, JS decodes per frame."""
 import json
 import struct
 from pathlib import Path
@@ -28,22 +28,42 @@ _CSS = """
 _component = st.components.v2.component("vae_live_decoder", js=_JS, css=_CSS)
 
 
-def linear_layers(model) -> list[nn.Linear] | None:
-    """The decoder's Linear layers when it is Linear/ReLU alternating (what live.js runs), else None."""
-    mods = list(model.decoder)
-    if not mods or any(not isinstance(m, (nn.Linear, nn.ReLU)) for m in mods):
-        return None
-    kinds = [isinstance(m, nn.Linear) for m in mods]
-    if kinds != [i % 2 == 0 for i in range(len(mods))] or not kinds[-1]:
-        return None
-    return [m for m in mods if isinstance(m, nn.Linear)]
+def decoder_ops(model) -> list[tuple[str, nn.Module, bool, tuple]] | None:
+    """The decoder as the steps live.js runs: (kind "linear" | "convT", module, ReLU after it, input
+    shape), or None when it holds anything else (that decoder then decodes on the server)."""
+    ops, shape = [], (model.cfg.latent_dim,)
+    for m in (m for m in model.decoder.modules() if not list(m.children())):
+        if isinstance(m, nn.ReLU) and ops and not ops[-1][2]:
+            ops[-1] = (ops[-1][0], ops[-1][1], True, ops[-1][3])
+        elif isinstance(m, nn.Linear) and shape == (m.in_features,):
+            ops.append(("linear", m, False, shape))
+            shape = (m.out_features,)
+        elif isinstance(m, nn.Unflatten) and m.dim == 1 and (int(np.prod(m.unflattened_size)),) == shape:
+            shape = tuple(m.unflattened_size)
+        elif isinstance(m, nn.Flatten) and m.start_dim == 1 and m.end_dim == -1:
+            shape = (int(np.prod(shape)),)  # row-major already: nothing to do in the page
+        elif _plain_conv_transpose(m) and len(shape) == 3 and shape[0] == m.in_channels:
+            k, s, p, op = m.kernel_size[0], m.stride[0], m.padding[0], m.output_padding[0]
+            ops.append(("convT", m, False, shape))
+            shape = (m.out_channels, *((n - 1) * s - 2 * p + k + op for n in shape[1:]))
+        else:
+            return None
+    return ops if ops and shape in ((28 * 28,), (1, 28, 28)) else None
+
+
+def _plain_conv_transpose(m) -> bool:
+    """A ConvTranspose2d with square kernel, stride and padding, one group, no dilation, a bias."""
+    return (isinstance(m, nn.ConvTranspose2d) and m.groups == 1 and m.dilation == (1, 1) and m.bias is not None
+            and isinstance(m.padding, tuple) and m.padding_mode == "zeros"
+            and all(len(set(v)) == 1 for v in (m.kernel_size, m.stride, m.padding, m.output_padding)))
 
 
 def pack(model, *, ident: str, z, z_version: int, ranges, pad_xy=None, pad_labels=None,
          pad_dims=(0, 1), colors=()) -> bytes:
     """One binary blob: b'VAEW', uint32 header length, JSON header, then float32 arrays (little-endian).
 
-    The header gives each array's offset in floats; the weights are torch's [out, in] row-major.
+    The header lists the decoder's steps (see decoder_ops) with each array's offset in floats; the
+    weights keep torch's layouts, row-major.
     """
     arrays, offset, layers = [], 0, []
 
@@ -54,9 +74,14 @@ def pack(model, *, ident: str, z, z_version: int, ranges, pad_xy=None, pad_label
         offset += a.size
         return offset - a.size
 
-    for lin in linear_layers(model):
-        w, b = lin.weight.detach().numpy(), lin.bias.detach().numpy()
-        layers.append({"in": lin.in_features, "out": lin.out_features, "w": put(w), "b": put(b)})
+    for kind, m, relu, shape in decoder_ops(model):
+        w, b = put(m.weight.detach().numpy()), put(m.bias.detach().numpy())
+        if kind == "linear":  # weight [out, in]
+            layers.append({"op": kind, "in": m.in_features, "out": m.out_features, "relu": relu, "w": w, "b": b})
+        else:  # ConvTranspose2d, weight [c_in, c_out, k, k]
+            layers.append({"op": kind, "cin": shape[0], "hin": shape[1], "win": shape[2], "cout": m.out_channels,
+                           "k": m.kernel_size[0], "stride": m.stride[0], "pad": m.padding[0],
+                           "outpad": m.output_padding[0], "relu": relu, "w": w, "b": b})
     header = {"id": ident, "latent_dim": model.cfg.latent_dim, "layers": layers,
               "z": [float(v) for v in z], "z_version": int(z_version),
               "ranges": [[float(lo), float(hi)] for lo, hi in ranges]}
@@ -70,13 +95,14 @@ def pack(model, *, ident: str, z, z_version: int, ranges, pad_xy=None, pad_label
 
 
 def sidebar_toggle(model) -> bool:
-    """Whether the decoder runs in the page; conv decoders fall back to the server, and say so."""
-    supported = linear_layers(model) is not None
+    """Whether the decoder runs in the page; decoders live.js cannot run fall back to the server, and say so."""
+    supported = decoder_ops(model) is not None
     st.sidebar.header("Decoding")
     on = st.sidebar.toggle("Live decoding in the browser", value=supported, disabled=not supported,
                            key=f"live_{supported}", help="Decodes while you drag, with no server round trip")
     if not supported:
-        st.sidebar.caption("This decoder is convolutional: it decodes on the server, after each slider release.")
+        st.sidebar.caption("This decoder has layers the page cannot run: it decodes on the server, "
+                           "after each slider release.")
     return on and supported
 
 

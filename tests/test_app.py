@@ -6,7 +6,7 @@ from streamlit.elements.plotly_chart import PlotlySelectionState, PlotlyState
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
-from explorer import models
+from explorer import live, models
 from vae_core import data
 from vae_core.checkpoint import save_checkpoint
 from vae_core.model import VAE, VAEConfig
@@ -104,11 +104,19 @@ def test_clicking_a_point_shows_the_reconstruction_panel(tiny_home):
     np.testing.assert_allclose(at.session_state["z"], mu[123], atol=5e-3)
 
 
-def test_conv_checkpoint_falls_back_to_server_decoding(tiny_home):
+def test_conv_checkpoint_decodes_live_too(tiny_home):
+    at = app()
+    at.sidebar.selectbox(key="ckpt").set_value("runs/conv/model.pt").run()
+    assert not at.exception, at.exception
+    assert at.sidebar.toggle[0].value is True and not at.sidebar.toggle[0].disabled
+
+
+def test_decoder_the_page_cannot_run_falls_back_to_server_decoding(tiny_home, monkeypatch):
+    monkeypatch.setattr(live, "decoder_ops", lambda model: None)  # as for a layer live.js lacks
     at = app()
     at.sidebar.selectbox(key="ckpt").set_value("runs/conv/model.pt").run()
     assert at.sidebar.toggle[0].value is False and at.sidebar.toggle[0].disabled
-    assert any("convolutional" in c.value for c in at.sidebar.caption)
+    assert any("decodes on the server" in c.value for c in at.sidebar.caption)
     assert [s.label for s in at.slider][:2] == ["z0", "z1"]
 
 

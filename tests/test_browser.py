@@ -1,4 +1,5 @@
 """A real browser against `streamlit run`: load, slide, click a point, see the panel; JS decode == torch."""
+import base64
 import os
 import re
 from pathlib import Path
@@ -9,8 +10,9 @@ import torch
 
 from browser import (CHROMIUM, ROOT, chromium, click_map_point, isolated_point, map_shapes, serve, wait_for_app,
                      wait_idle)
-from explorer import models
+from explorer import live, models
 from vae_core.checkpoint import load_checkpoint
+from vae_core.model import VAE, VAEConfig
 
 SHIPPED = ROOT / models.DEFAULT_CHECKPOINT
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "tests" / "out"))
@@ -97,6 +99,22 @@ def test_server_decoding_redraws_digit_and_map_cross(app_url):
         assert np.allclose(cross(page), z_now(page), atol=6e-3), (cross(page), z_now(page))  # caption: 2 decimals
 
 
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_js_decode_matches_torch_for_both_architectures(arch):
+    """live.js's decoder, loaded alone in a blank page, against torch on a small random model."""
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(arch=arch, latent_dim=3, hidden=[32, 16], conv_channels=[8, 16]))
+    blob = live.pack(model, ident="t", z=[0] * 3, z_version=0, ranges=[[-3, 3]] * 3)
+    z = np.random.default_rng(1).uniform(-3, 3, size=(16, 3)).astype(np.float32)
+    with torch.inference_mode():
+        want = torch.sigmoid(model.decode(torch.from_numpy(z))).numpy()
+    with chromium() as page:
+        got = np.array(page.evaluate(DECODE_IN_BLANK_PAGE_JS, [(ROOT / "explorer" / "live.js").read_text(),
+                                                                base64.b64encode(blob).decode(), z.tolist()]))
+    assert got.shape == want.shape == (16, 784)
+    assert np.abs(got - want).max() < 1e-5
+
+
 def test_js_decode_matches_torch(app_url):
     model, _ = load_checkpoint(SHIPPED)
     z = np.random.default_rng(0).uniform(-4, 4, size=(64, model.cfg.latent_dim)).astype(np.float32)
@@ -117,4 +135,12 @@ POINT_DATA_JS = """(index) => {
     if (k >= 0) return [tr.x[k], tr.y[k]];
   }
   return null;
+}"""
+
+# JS: import live.js from its source text and decode the given z with the weights in a base64 blob
+DECODE_IN_BLANK_PAGE_JS = """async ([source, b64, zs]) => {
+  const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
+  const { decoderFromBlob } = await import(url);
+  const decode = decoderFromBlob(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+  return zs.map(decode);
 }"""
