@@ -18,6 +18,7 @@ with st.sidebar:
 from explorer import live, models, panels  # noqa: E402  (torch, torchvision, plotly)
 
 _IMPORTED, _IMPORTED_AT = time.perf_counter(), time.time()
+TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/app_speed.py
 
 
 def explore_tab(loaded, split, mu, logvar, proj, opts, use_live: bool) -> None:
@@ -34,6 +35,7 @@ def explore_tab(loaded, split, mu, logvar, proj, opts, use_live: bool) -> None:
 def decoder_panel(loaded, split, mu, logvar, proj, opts, use_live: bool) -> None:
     """Sliders, digit and the map's overlays. A slider release, a live commit or a prior sample
     reruns only this fragment, not the sidebar, the map or the selection panel."""
+    started = time.perf_counter()
     st.subheader("Decoder")
     if use_live:
         live.live_decoder(loaded, split, mu, (opts["i"], opts["j"]))
@@ -41,6 +43,8 @@ def decoder_panel(loaded, split, mu, logvar, proj, opts, use_live: bool) -> None
         panels.server_decoder(loaded)
     panels.digit_view(loaded, live=use_live)
     panels.sync_map_overlays(mu, logvar, proj)  # an invisible helper: it finds the map in the page
+    if TIMING:
+        print(f"timing: decoder fragment {1000 * (time.perf_counter() - started):.2f} ms", file=sys.stderr, flush=True)
 
 
 def main() -> None:
@@ -67,7 +71,7 @@ def main() -> None:
     if interpolate.open:
         with interpolate:
             panels.interpolation_tab(loaded, split, mu)
-    if os.environ.get("VAE_EXPLORER_TIMING"):  # for bench/app_speed.py
+    if TIMING:
         print(f"timing: imports {_IMPORTED - _STARTED:.3f} s, run {time.perf_counter() - _IMPORTED:.3f} s, "
               f"imports done at {_IMPORTED_AT * 1000:.1f} ms", file=sys.stderr, flush=True)
 
