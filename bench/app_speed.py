@@ -3,6 +3,7 @@
 Usage: python bench/app_speed.py [--reruns 40] [--moves 20]   (needs /usr/bin/chromium for the browser part)
 """
 import argparse
+import base64
 import re
 import statistics
 import sys
@@ -202,18 +203,42 @@ def release_latencies(page, moves: int) -> list[float]:
     return page.evaluate("window.__lat")
 
 
+def page_decode_ms(blob: bytes, n: int = 300) -> list[float]:
+    """ms per decode of live.js's decoder, loaded alone in a blank page (after a warm-up)."""
+    with chromium() as page:
+        return page.evaluate("""async ([source, b64, n]) => {
+          const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
+          const decode = (await import(url)).decoderFromBlob(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+          const ms = [];
+          for (let i = 0; i < n + 50; i++) {
+            const t = performance.now();
+            decode([2 * Math.sin(i), 2 * Math.cos(1.3 * i)]);
+            if (i >= 50) ms.push(performance.now() - t);
+          }
+          return ms;
+        }""", [(ROOT / "explorer" / "live.js").read_text(), base64.b64encode(blob).decode(), n])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reruns", type=int, default=40)
     p.add_argument("--moves", type=int, default=20)
     args = p.parse_args()
     from explorer import live, models
-    loaded_model = models.load_checkpoint(ROOT / models.DEFAULT_CHECKPOINT)[0]
-    blob = live.pack(loaded_model, ident="x", z=[0, 0], z_version=0, ranges=[[-4, 4]] * 2,
-                     pad_xy=np.zeros((10000, 2)), pad_labels=np.zeros(10000))
-    print(f"live decoder payload: {len(blob) / 1e6:.2f} MB (float32 weights + 10k pad points), sent once per model")
+    from vae_core.model import VAE, VAEConfig
+    decoders = {"shipped MLP": models.load_checkpoint(ROOT / models.DEFAULT_CHECKPOINT)[0],
+                "default conv (untrained)": VAE(VAEConfig(arch="conv"))}
+    blobs = {name: live.pack(m, ident="x", z=[0, 0], z_version=0, ranges=[[-4, 4]] * 2,
+                             pad_xy=np.zeros((10000, 2)), pad_labels=np.zeros(10000)) for name, m in decoders.items()}
+    for name, blob in blobs.items():
+        print(f"live decoder payload, {name}: {len(blob) / 1e6:.2f} MB (float32 weights + 10k pad points), "
+              f"sent once per model")
     apptest_reruns(args.reruns)
     if CHROMIUM.exists():
+        for name, blob in blobs.items():
+            ms = page_decode_ms(blob)
+            print(f"decode in a blank page, {name}: median {statistics.median(ms):.2f} ms, "
+                  f"p95 {pct(ms, 95):.2f} ms over {len(ms)} decodes")
         browser(args.moves)
     else:
         print("no /usr/bin/chromium: browser figures skipped")
