@@ -15,7 +15,7 @@ st.set_page_config(page_title="VAE latent explorer", page_icon="🔢", layout="w
 with st.sidebar:
     preload.plotly()  # the browser compiles plotly.js while the imports below run (seconds on a cold start)
 
-from explorer import live, models, panels  # noqa: E402  (torch, torchvision, plotly)
+from explorer import hover, live, models, panels  # noqa: E402  (torch, torchvision, plotly)
 
 _IMPORTED, _IMPORTED_AT = time.perf_counter(), time.time()
 TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/app_speed.py
@@ -29,6 +29,7 @@ def explore_tab(loaded, split, mu, logvar, proj, opts, use_live: bool) -> None:
     with right:
         decoder_panel(loaded, split, mu, logvar, proj, opts, use_live)
     panels.selection_panel(loaded, split, models.test_split(loaded.dataset)[1], mu, logvar)
+    hover.thumbnails(loaded.dataset)  # last: its 2 MB (once) must not hold up the map or the digit
 
 
 @st.fragment

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from browser import (CHROMIUM, ROOT, chromium, click_map_point, isolated_point, map_shapes, serve, wait_for_app,
-                     wait_idle)
+from browser import (CHROMIUM, POINT_XY_JS, ROOT, chromium, click_map_point, isolated_point, map_shapes, serve,
+                     wait_for_app, wait_idle)
 from explorer import live, models
 from vae_core.checkpoint import load_checkpoint
 from vae_core.model import VAE, VAEConfig
@@ -97,6 +97,27 @@ def test_server_decoding_redraws_digit_and_map_cross(app_url):
         page.wait_for_function(f"({digit_src})() !== {before!r}", timeout=20_000)
         wait_idle(page)
         assert np.allclose(cross(page), z_now(page), atol=6e-3), (cross(page), z_now(page))  # caption: 2 decimals
+
+
+def test_hovering_a_point_shows_that_test_digit(app_url, mnist_test):
+    with chromium() as page:
+        wait_for_app(page, app_url)
+        wait_idle(page)
+        index = isolated_point(page)
+        x, y = page.evaluate(POINT_XY_JS, index)
+        page.mouse.move(x - 8, y - 8)
+        page.mouse.move(x, y)
+        page.wait_for_function("(document.getElementById('vae-hover-thumb') || {style: {}}).style.display === 'block'",
+                               timeout=20_000)
+        shown = page.evaluate("""() => {
+          const c = document.getElementById('vae-hover-thumb');
+          const rgba = c.getContext('2d').getImageData(0, 0, 28, 28).data;
+          return [Number(c.dataset.index), Array.from(rgba.filter((_, i) => i % 4 === 0))];
+        }""")
+        page.mouse.move(5, 5)  # off the map: the thumbnail goes
+        page.wait_for_function("document.getElementById('vae-hover-thumb').style.display === 'none'", timeout=10_000)
+    assert shown[0] == index
+    np.testing.assert_array_equal(np.array(shown[1]).reshape(28, 28), mnist_test.images[index].numpy())
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])

@@ -1,0 +1,64 @@
+// Hover thumbnails for the latent map: the test images arrive once as a PNG atlas (100 digits a
+// row, in test-index order); hovering a point draws that digit in a small box by the pointer.
+
+const COLS = 100, SIZE = 28, SHOWN = 84;
+let atlas = null, atlasKey = "";
+const pointer = { x: 0, y: 0 };
+
+function load(bytes) {
+  const key = `${bytes.length}:${bytes[bytes.length >> 1]}:${bytes[bytes.length >> 2]}`;
+  if (key === atlasKey) return;
+  atlasKey = key;
+  const img = new Image();
+  img.onload = () => { atlas = img; };
+  img.src = URL.createObjectURL(new Blob([bytes], { type: "image/png" }));
+}
+
+function tip() {
+  let c = document.getElementById("vae-hover-thumb");
+  if (!c) {
+    c = document.createElement("canvas");
+    c.id = "vae-hover-thumb";
+    c.width = c.height = SIZE;
+    Object.assign(c.style, {
+      position: "fixed", width: `${SHOWN}px`, height: `${SHOWN}px`, imageRendering: "pixelated",
+      pointerEvents: "none", zIndex: 1000, display: "none", border: "2px solid #fff", borderRadius: "4px",
+      boxShadow: "0 1px 6px rgba(0,0,0,0.35)", background: "#000",
+    });
+    document.body.appendChild(c);
+    document.addEventListener("pointermove", (e) => { pointer.x = e.clientX; pointer.y = e.clientY; }, { passive: true });
+  }
+  return c;
+}
+
+function show(index) {
+  if (!atlas || !(index >= 0)) return;
+  const c = tip();
+  c.getContext("2d").drawImage(atlas, (index % COLS) * SIZE, Math.floor(index / COLS) * SIZE, SIZE, SIZE,
+    0, 0, SIZE, SIZE);
+  c.dataset.index = String(index);
+  // above-left of the pointer: plotly's own label sits to the side of the point
+  c.style.left = `${Math.max(4, pointer.x - SHOWN - 16)}px`;
+  c.style.top = `${Math.max(4, pointer.y - SHOWN - 16)}px`;
+  c.style.display = "block";
+}
+
+function hook() {
+  const gd = document.querySelector(".st-key-map .js-plotly-plot");
+  if (!gd || !gd.on || gd.__vaeHover) return;
+  gd.__vaeHover = true;
+  tip();
+  gd.on("plotly_hover", (ev) => {
+    const p = ev && ev.points && ev.points.find((q) => q.customdata !== undefined);
+    if (p) show(Number(p.customdata));
+  });
+  gd.on("plotly_unhover", () => { tip().style.display = "none"; });
+}
+
+export default function ({ data }) {
+  if (!data || !data.length) return;
+  load(data);
+  hook();
+  const timer = setInterval(hook, 500); // the chart mounts later, and again when its spec changes
+  return () => clearInterval(timer);
+}
