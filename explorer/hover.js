@@ -1,17 +1,30 @@
 // Hover thumbnails for the latent map: the test images arrive once as a PNG atlas (100 digits a
 // row, in test-index order); hovering a point draws that digit in a small box by the pointer.
+// Once loaded, the page tells Python (state "have"), which then stops re-sending the atlas.
 
 const COLS = 100, SIZE = 28, SHOWN = 84;
-let atlas = null, atlasKey = "";
+let atlas = null, atlasFor = null; // the loaded atlas and its dataset, kept across reruns
 const pointer = { x: 0, y: 0 };
 
-function load(bytes) {
-  const key = `${bytes.length}:${bytes[bytes.length >> 1]}:${bytes[bytes.length >> 2]}`;
-  if (key === atlasKey) return;
-  atlasKey = key;
+// data: "ATLS" + dataset + "\n" + PNG bytes, or "HAVE" + dataset once the page has said it holds it
+function receive(bytes, setStateValue) {
+  const text = (a, b) => new TextDecoder().decode(bytes.subarray(a, b));
+  const tag = text(0, 4);
+  if (tag === "HAVE") {
+    if (atlasFor !== text(4)) setStateValue("have", null); // lost it (a reload into this session): ask again
+    return;
+  }
+  if (tag !== "ATLS") return;
+  const newline = bytes.indexOf(10, 4);
+  const dataset = text(4, newline);
   const img = new Image();
-  img.onload = () => { atlas = img; };
-  img.src = URL.createObjectURL(new Blob([bytes], { type: "image/png" }));
+  img.onload = () => {
+    URL.revokeObjectURL(img.src);
+    atlas = img;
+    atlasFor = dataset;
+    setStateValue("have", dataset); // from now on Python sends "HAVE" instead of the atlas
+  };
+  img.src = URL.createObjectURL(new Blob([bytes.subarray(newline + 1)], { type: "image/png" }));
 }
 
 function tip() {
@@ -55,9 +68,9 @@ function hook() {
   gd.on("plotly_unhover", () => { tip().style.display = "none"; });
 }
 
-export default function ({ data }) {
+export default function ({ data, setStateValue }) {
   if (!data || !data.length) return;
-  load(data);
+  receive(data, setStateValue);
   hook();
   const timer = setInterval(hook, 500); // the chart mounts later, and again when its spec changes
   return () => clearInterval(timer);
