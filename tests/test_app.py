@@ -201,3 +201,17 @@ def test_switching_models_resets_the_live_widgets_point(tiny_home):
     at.sidebar.selectbox(key="ckpt").set_value("runs/z2.pt").run()
     assert not at.exception
     assert len(at.session_state["z_pushed"][1]) == 2
+
+
+def component_data(at, name: str) -> bytes:
+    return next(e.proto.bytes for e in at.get("bidi_component") if e.proto.component_name.endswith(name))
+
+
+def test_hover_atlas_is_sent_until_the_page_holds_it(tiny_home):
+    at = app()
+    assert component_data(at, "vae_map_hover").startswith(b"ATLS" + b"mnist\n" + b"\x89PNG")
+    at.run()
+    assert component_data(at, "vae_map_hover").startswith(b"ATLS")  # no word from the page yet: again
+    at.session_state["map_hover"] = {"have": "mnist"}  # what hover.js reports once the atlas loaded
+    at.run()
+    assert component_data(at, "vae_map_hover") == b"HAVEmnist"
