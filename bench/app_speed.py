@@ -36,7 +36,7 @@ def apptest_reruns(n: int) -> None:
     first = time.perf_counter() - t
     at.sidebar.toggle[0].set_value(False).run()
     # as the page does once it holds the hover thumbnails' atlas (explorer/hover.js): stop re-sending it
-    at.session_state["map_hover"] = {"have": "mnist"}
+    at.session_state["map_hover"] = {"want": "mnist", "have": "mnist"}
     times = []
     for i in range(n):
         slider = at.slider(key="zs_0")

@@ -1,22 +1,28 @@
 // Hover thumbnails for the latent map: the test images arrive once as a PNG atlas (100 digits a
 // row, in test-index order); hovering a point draws that digit in a small box by the pointer.
-// Once loaded, the page tells Python (state "have"), which then stops re-sending the atlas.
+// The page asks for it once idle (state "want") and says when it holds it (state "have"), so the
+// atlas neither delays a cold start nor rides along on every rerun.
 
 const COLS = 100, SIZE = 28, SHOWN = 84;
 let atlas = null, atlasFor = null; // the loaded atlas and its dataset, kept across reruns
 const pointer = { x: 0, y: 0 };
 
-// data: "ATLS" + dataset + "\n" + PNG bytes, or "HAVE" + dataset once the page has said it holds it
+// data: "WANT" + dataset (ask when idle), "ATLS" + dataset + "\n" + PNG bytes, or "HAVE" + dataset
 function receive(bytes, setStateValue) {
   const text = (a, b) => new TextDecoder().decode(bytes.subarray(a, b));
   const tag = text(0, 4);
-  if (tag === "HAVE") {
-    if (atlasFor !== text(4)) setStateValue("have", null); // lost it (a reload into this session): ask again
+  if (tag === "WANT" || tag === "HAVE") {
+    const dataset = text(4);
+    if (atlasFor === dataset) return;
+    if (tag === "HAVE") setStateValue("have", null); // Python thinks we hold it; we do not (a reload)
+    const ask = () => setStateValue("want", dataset);
+    if (window.requestIdleCallback) requestIdleCallback(ask, { timeout: 3000 }); else setTimeout(ask, 1000);
     return;
   }
   if (tag !== "ATLS") return;
   const newline = bytes.indexOf(10, 4);
   const dataset = text(4, newline);
+  if (atlasFor === dataset) { setStateValue("have", dataset); return; }
   const img = new Image();
   img.onload = () => {
     URL.revokeObjectURL(img.src);

@@ -28,10 +28,16 @@ def atlas_png(dataset: str) -> bytes:
 def thumbnails(dataset: str) -> None:
     """Show the hovered test digit beside the pointer on the map keyed 'map'.
 
-    The atlas is sent until the page says it holds this dataset's (state 'have'); after that each
-    rerun sends a few bytes instead of 1.9 MB (hashing those took ~7 ms of every full rerun).
+    The page asks for the atlas once it is idle (state 'want'), so the 1.9 MB never delays the map
+    or the digit on a cold start, and says when it holds it (state 'have'), after which each rerun
+    sends a few bytes instead of the atlas (hashing 1.9 MB cost ~7 ms of every full rerun).
     """
-    have = (st.session_state.get("map_hover") or {}).get("have") == dataset
+    state = st.session_state.get("map_hover") or {}
     name = dataset.encode()
-    data = b"HAVE" + name if have else b"ATLS" + name + b"\n" + atlas_png(dataset)
+    if state.get("have") == dataset:
+        data = b"HAVE" + name
+    elif state.get("want") == dataset:
+        data = b"ATLS" + name + b"\n" + atlas_png(dataset)
+    else:
+        data = b"WANT" + name
     _component(key="map_hover", data=data, height=0)

@@ -207,11 +207,14 @@ def component_data(at, name: str) -> bytes:
     return next(e.proto.bytes for e in at.get("bidi_component") if e.proto.component_name.endswith(name))
 
 
-def test_hover_atlas_is_sent_until_the_page_holds_it(tiny_home):
+def test_hover_atlas_is_sent_when_the_page_asks_until_it_holds_it(tiny_home):
     at = app()
+    assert component_data(at, "vae_map_hover") == b"WANTmnist"  # not on the first run: the map comes first
+    at.session_state["map_hover"] = {"want": "mnist"}  # what hover.js asks once the page is idle
+    at.run()
     assert component_data(at, "vae_map_hover").startswith(b"ATLS" + b"mnist\n" + b"\x89PNG")
     at.run()
     assert component_data(at, "vae_map_hover").startswith(b"ATLS")  # no word from the page yet: again
-    at.session_state["map_hover"] = {"have": "mnist"}  # what hover.js reports once the atlas loaded
+    at.session_state["map_hover"] = {"want": "mnist", "have": "mnist"}  # hover.js, once the atlas loaded
     at.run()
     assert component_data(at, "vae_map_hover") == b"HAVEmnist"
