@@ -29,7 +29,7 @@ def explore_tab(loaded, split, mu, logvar, proj, opts, use_live: bool) -> None:
     with right:
         decoder_panel(loaded, split, mu, logvar, proj, opts, use_live)
     panels.selection_panel(loaded, split, models.test_split(loaded.dataset)[1], mu, logvar)
-    hover.thumbnails(loaded.dataset)  # last: its 2 MB (once) must not hold up the map or the digit
+    hover.thumbnails(loaded.dataset)  # the test images for hover thumbnails, once the page asks for them
 
 
 @st.fragment
