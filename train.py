@@ -44,15 +44,18 @@ def hidden_sizes(text: str) -> list[int]:
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--dataset", choices=data.DATASETS, default="mnist")
-    p.add_argument("--arch", choices=("mlp", "conv"), default="mlp", help="encoder/decoder type")
-    p.add_argument("--latent-dim", type=positive_int, default=2, help="size of z")
-    p.add_argument("--hidden", type=hidden_sizes, default="512,512,256", help="encoder widths; decoder mirrors")
-    p.add_argument("--epochs", type=positive_int, default=40, help="total epochs, counting resumed ones; the cosine schedule spans them")
-    p.add_argument("--batch-size", type=positive_int, default=256)
-    p.add_argument("--lr", type=positive_float, default=2e-3, help="Adam peak learning rate (cosine decay)")
-    p.add_argument("--beta", type=float, default=1.0, help="KL weight")
-    p.add_argument("--seed", type=int, default=0)
+    mcfg, tcfg = VAEConfig(), TrainConfig()  # the defaults live in the configs, not here
+    p.add_argument("--dataset", choices=data.DATASETS, default=tcfg.dataset)
+    p.add_argument("--arch", choices=("mlp", "conv"), default=mcfg.arch, help="encoder/decoder type")
+    p.add_argument("--latent-dim", type=positive_int, default=mcfg.latent_dim, help="size of z")
+    p.add_argument("--hidden", type=hidden_sizes, default=",".join(map(str, mcfg.hidden)),
+                   help="encoder widths; decoder mirrors")
+    p.add_argument("--epochs", type=positive_int, default=tcfg.epochs,
+                   help="total epochs, counting resumed ones; the cosine schedule spans them")
+    p.add_argument("--batch-size", type=positive_int, default=tcfg.batch_size)
+    p.add_argument("--lr", type=positive_float, default=tcfg.lr, help="Adam peak learning rate (cosine decay)")
+    p.add_argument("--beta", type=float, default=tcfg.beta, help="KL weight")
+    p.add_argument("--seed", type=int, default=tcfg.seed)
     p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/DATASET-ARCH-zD)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
