@@ -3,7 +3,6 @@
 Usage: python bench/app_speed.py [--reruns 40] [--moves 20]   (needs /usr/bin/chromium for the browser part)
 """
 import argparse
-import base64
 import re
 import statistics
 import sys
@@ -16,7 +15,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
-from browser import CHROMIUM, chromium, serve  # noqa: E402
+from browser import CHROMIUM, chromium, load_live_decoder, serve  # noqa: E402
 
 
 def pct(xs, q) -> float:
@@ -208,17 +207,16 @@ def release_latencies(page, moves: int) -> list[float]:
 def page_decode_ms(blob: bytes, n: int = 300) -> list[float]:
     """ms per decode of live.js's decoder, loaded alone in a blank page (after a warm-up)."""
     with chromium() as page:
-        return page.evaluate("""async ([source, b64, n]) => {
-          const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
-          const decode = (await import(url)).decoderFromBlob(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+        load_live_decoder(page, blob)
+        return page.evaluate("""(n) => {
           const ms = [];
           for (let i = 0; i < n + 50; i++) {
             const t = performance.now();
-            decode([2 * Math.sin(i), 2 * Math.cos(1.3 * i)]);
+            window.__decode([2 * Math.sin(i), 2 * Math.cos(1.3 * i)]);
             if (i >= 50) ms.push(performance.now() - t);
           }
           return ms;
-        }""", [(ROOT / "explorer" / "live.js").read_text(), base64.b64encode(blob).decode(), n])
+        }""", n)
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
 """Helpers for real-browser checks: serve the app on loopback, drive Debian's Chromium with Playwright."""
+import base64
 import contextlib
 import os
 import socket
@@ -81,6 +82,16 @@ def isolated_point(page, min_px: float = 10.0, candidates: int = 300) -> int:
     index = page.evaluate(ISOLATED_JS, [min_px, candidates])
     assert index is not None, f"no map point among the first {candidates} is {min_px} px from all others"
     return index
+
+
+def load_live_decoder(page, blob: bytes) -> None:
+    """Import explorer/live.js alone into the page and set window.__decode(z) -> 784 pixel means
+    from a blob made by live.pack (no Streamlit server needed)."""
+    page.evaluate("""async ([source, b64]) => {
+      const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
+      const { decoderFromBlob } = await import(url);
+      window.__decode = decoderFromBlob(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+    }""", [(ROOT / "explorer" / "live.js").read_text(), base64.b64encode(blob).decode()])
 
 
 def map_shapes(page) -> list[dict]:

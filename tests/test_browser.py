@@ -1,5 +1,4 @@
 """A real browser against `streamlit run`: load, slide, click a point, see the panel; JS decode == torch."""
-import base64
 import os
 import re
 from pathlib import Path
@@ -8,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from browser import (CHROMIUM, POINT_XY_JS, ROOT, chromium, click_map_point, isolated_point, map_shapes, serve,
-                     wait_for_app, wait_idle)
+from browser import (CHROMIUM, POINT_XY_JS, ROOT, chromium, click_map_point, isolated_point, load_live_decoder,
+                     map_shapes, serve, wait_for_app, wait_idle)
 from explorer import live, models
 from vae_core.checkpoint import load_checkpoint
 from vae_core.model import VAE, VAEConfig
@@ -130,8 +129,8 @@ def test_js_decode_matches_torch_for_both_architectures(arch):
     with torch.inference_mode():
         want = torch.sigmoid(model.decode(torch.from_numpy(z))).numpy()
     with chromium() as page:
-        got = np.array(page.evaluate(DECODE_IN_BLANK_PAGE_JS, [(ROOT / "explorer" / "live.js").read_text(),
-                                                                base64.b64encode(blob).decode(), z.tolist()]))
+        load_live_decoder(page, blob)
+        got = np.array(page.evaluate("(zs) => zs.map(window.__decode)", z.tolist()))
     assert got.shape == want.shape == (16, 784)
     assert np.abs(got - want).max() < 1e-5
 
@@ -156,12 +155,4 @@ POINT_DATA_JS = """(index) => {
     if (k >= 0) return [tr.x[k], tr.y[k]];
   }
   return null;
-}"""
-
-# JS: import live.js from its source text and decode the given z with the weights in a base64 blob
-DECODE_IN_BLANK_PAGE_JS = """async ([source, b64, zs]) => {
-  const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
-  const { decoderFromBlob } = await import(url);
-  const decode = decoderFromBlob(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
-  return zs.map(decode);
 }"""
