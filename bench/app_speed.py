@@ -125,9 +125,10 @@ def browser(moves: int) -> None:
         cold = page.evaluate("window.__cold")
         imports, run, imported_at = map(float, re.search(
             r"imports ([0-9.]+) s, run ([0-9.]+) s, imports done at ([0-9.]+) ms", server_log()).groups())
-        after = (cold["complete"] - imported_at) / 1000
-        print(f"cold start, fresh server: map + live digit drawn {after:.2f} s after the app's imports finished "
-              f"(first script run {run:.2f} s); from navigation {(cold['complete'] - cold['origin']) / 1000:.2f} s, "
+        after_imports = (cold["complete"] - imported_at) / 1000
+        print(f"cold start, fresh server: map + live digit drawn {after_imports:.2f} s after the app's imports "
+              f"finished (first script run {run:.2f} s); "
+              f"from navigation {(cold['complete'] - cold['origin']) / 1000:.2f} s, "
               f"of which the imports {imports:.2f} s ('Decoder' heading "
               f"{(cold['heading'] - imported_at) / 1000:.2f} s, map {(cold['map'] - imported_at) / 1000:.2f} s, "
               f"live digit {(cold['digit'] - imported_at) / 1000:.2f} s after the imports)")
