@@ -1,7 +1,17 @@
-"""Checkpoints as plain data (state dict, config dict, metrics, format version), written atomically."""
+"""Checkpoints as plain data (state dict, config dict, metrics, format version), sealed with a
+SHA-256 digest and written atomically.
+
+File layout: the bytes of `torch.save(payload)` (a zip), then a 40-byte footer: MAGIC and the
+SHA-256 of everything before it. Loading checks the size, then the digest, then the config's
+bounds and every tensor's shape against the config, and only then allocates the model. Files
+from before the footer existed (a bare torch zip) still load, marked `payload["integrity"] =
+"legacy"` so callers can say so.
+"""
+import hashlib
+import io
 import os
 import pickle
-import zipfile
+import tempfile
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -11,17 +21,27 @@ from vae_core.model import VAE, VAEConfig
 
 FORMAT_VERSION = 1
 KIND = "vae-explorer-checkpoint"
+MAGIC = b"VAEXSHA2"  # footer marker, followed by the 32-byte digest
+FOOTER = len(MAGIC) + 32
+MAX_BYTES = 1 << 30  # files over this are refused before any byte is read
+_ZIP_END = b"PK\x05\x06"  # a bare torch.save file ends with this 22-byte record (no comment)
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint could not be read; the message names the file and the problem."""
+    """A checkpoint could not be read or written. str() names the file and the problem;
+    `problem` is the same without the path (for a viewer who should not see file paths)."""
+
+    def __init__(self, path, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path, self.problem = Path(path), problem
 
 
 def save_checkpoint(path: Path, model: VAE, *, dataset: str, metrics: dict | None = None,
                     extra: dict | None = None) -> None:
-    """Write model weights + config + metrics to `path` via a temp file and rename."""
+    """Write model weights + config + metrics to `path`: a temp file in the same folder, fsync,
+    rename. On failure (disk full, unwritable) the old file is untouched, the temp file removed,
+    and a CheckpointError says why."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "kind": KIND,
         "format_version": FORMAT_VERSION,
@@ -31,45 +51,140 @@ def save_checkpoint(path: Path, model: VAE, *, dataset: str, metrics: dict | Non
         "metrics": dict(metrics or {}),
         "extra": dict(extra or {}),  # e.g. optimizer state and epoch for --resume
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    body = buf.getbuffer()
+    write_atomic(path, [body, MAGIC, hashlib.sha256(body).digest()])
+
+
+def write_atomic(path: Path, chunks) -> None:
+    """Write the byte chunks to `path` so that a reader sees the old file or the whole new one."""
+    path = Path(path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the rename itself survives a power cut
+        finally:
+            os.close(dir_fd)
+    except OSError as e:
+        raise CheckpointError(path, f"could not write ({e.strerror or type(e).__name__}); "
+                                    "the previous file, if any, is unchanged") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _check_file(path: Path) -> str:
+    """Size and digest, before the unpickler sees a byte. Returns "sha256" or "legacy"."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise CheckpointError(path, f"refused: {size / 2**20:,.0f} MB is over the "
+                                        f"{MAX_BYTES / 2**20:,.0f} MB limit for a checkpoint")
+        if size < FOOTER:
+            raise CheckpointError(path, "not a readable checkpoint (corrupt or truncated: too short)")
+        with open(path, "rb") as f:
+            f.seek(size - FOOTER)
+            footer = f.read(FOOTER)
+            if footer[:len(MAGIC)] != MAGIC:
+                f.seek(size - 22)
+                end = f.read(22)
+                if end[:4] == _ZIP_END and end[20:22] == b"\0\0":
+                    return "legacy"
+                raise CheckpointError(path, "not a readable checkpoint (corrupt or truncated: no digest)")
+            f.seek(0)
+            h = hashlib.sha256()
+            remaining = size - FOOTER
+            while remaining:
+                block = f.read(min(remaining, 1 << 20))
+                if not block:
+                    raise CheckpointError(path, "not a readable checkpoint (truncated while reading)")
+                h.update(block)
+                remaining -= len(block)
+    except OSError as e:
+        raise CheckpointError(path, f"cannot read ({e.strerror or type(e).__name__})") from None
+    if h.digest() != footer[len(MAGIC):]:
+        raise CheckpointError(path, "corrupt: digest mismatch (the file changed after it was written)")
+    return "sha256"
 
 
 def read_payload(path: Path) -> dict:
-    """torch.load with weights_only=True (never runs code), then check the payload's shape."""
+    """Check the file, then torch.load with weights_only=True (never runs code) and memory-mapped
+    storages (a big tensor costs no memory until it is used), then check the payload's shape."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+        raise CheckpointError(path, "no such checkpoint file")
+    integrity = _check_file(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: refused, it holds more than plain data ({first[:160]})") from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
-        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or truncated: "
-                              f"{type(e).__name__})") from None
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as e:  # the unpickler raises many types on odd bytes; all mean the same here
+        if isinstance(e, pickle.UnpicklingError) and str(e).startswith("Weights only load failed"):
+            why = next((line for line in str(e).splitlines() if "GLOBAL" in line.upper()), "a code object")
+            raise CheckpointError(path, f"refused, it holds more than plain data ({why.strip()[:160]})") from None
+        raise CheckpointError(path, f"not a readable checkpoint (corrupt or truncated: {type(e).__name__})") from None
     if not isinstance(payload, dict) or payload.get("kind") != KIND:
-        raise CheckpointError(f"{path}: not a VAE explorer checkpoint")
+        raise CheckpointError(path, "not a VAE explorer checkpoint")
     if payload.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: format version {payload.get('format_version')!r} is not "
-                              f"the supported {FORMAT_VERSION}")
+        raise CheckpointError(path, f"format version {payload.get('format_version')!r:.20} is not "
+                                    f"the supported {FORMAT_VERSION}")
+    payload["integrity"] = integrity
     return payload
 
 
-def load_checkpoint(path: Path) -> tuple[VAE, dict]:
-    """Rebuild the model from `path`. Returns (model in eval mode on CPU, payload)."""
-    payload = read_payload(path)
+def config_of(path: Path, payload: dict) -> VAEConfig:
+    """The payload's config, refused (naming the field and the limit) if it is out of bounds."""
     raw_cfg = payload.get("config")
     names = {f.name for f in fields(VAEConfig)}
     if not isinstance(raw_cfg, dict) or not set(raw_cfg) <= names:
-        raise CheckpointError(f"{path}: config is missing or has unknown fields")
+        raise CheckpointError(path, "config is missing or has unknown fields")
     try:
-        model = VAE(VAEConfig(**raw_cfg))
-        model.load_state_dict(payload["state_dict"], strict=True)
-    except (TypeError, ValueError, RuntimeError, KeyError) as e:
-        first = str(e).strip().splitlines()[0]
-        raise CheckpointError(f"{path}: weights do not match the config ({first[:160]})") from None
+        return VAEConfig(**raw_cfg)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(path, f"config refused: {str(e)[:200]}") from None
+
+
+def check_shapes(path: Path, cfg: VAEConfig, state_dict) -> None:
+    """Every tensor the config needs, with its shape and dtype, and nothing else, before the
+    model is allocated: the expected shapes come from a model built on the meta device."""
+    with torch.device("meta"):
+        expected = VAE(cfg).state_dict()
+    if not isinstance(state_dict, dict):
+        raise CheckpointError(path, "weights do not match the config (no state dict)")
+    missing, unexpected = expected.keys() - state_dict.keys(), state_dict.keys() - expected.keys()
+    if missing or unexpected:
+        names = sorted(map(str, missing))[:2] + sorted(map(str, unexpected))[:2]
+        raise CheckpointError(path, f"weights do not match the config ({len(missing)} missing, "
+                                    f"{len(unexpected)} unexpected: {', '.join(names)[:120]})")
+    for key, want in expected.items():
+        got = state_dict[key]
+        if not isinstance(got, torch.Tensor) or got.shape != want.shape or got.dtype != torch.float32:
+            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            raise CheckpointError(path, f"weights do not match the config ({key}: {shape}, "
+                                        f"expected {tuple(want.shape)} float32)")
+
+
+def load_checkpoint(path: Path) -> tuple[VAE, dict]:
+    """Rebuild the model from `path`. Returns (model in eval mode on CPU, payload); the payload's
+    "integrity" is "sha256", or "legacy" for a file written before digests."""
+    path = Path(path)
+    payload = read_payload(path)
+    cfg = config_of(path, payload)
+    check_shapes(path, cfg, payload.get("state_dict"))
+    model = VAE(cfg)
+    model.load_state_dict(payload["state_dict"], strict=True)
     if not all(torch.isfinite(p).all() for p in model.parameters()):
-        raise CheckpointError(f"{path}: weights contain NaN or inf")
+        raise CheckpointError(path, "weights contain NaN or inf")
     return model.eval(), payload

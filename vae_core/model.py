@@ -6,6 +6,13 @@ from torch import nn
 
 IMAGE_SHAPE = (1, 28, 28)
 N_PIXELS = 28 * 28
+# Bounds on a config, checked before anything is allocated: a config is data from a file
+# someone else may have written, and `hidden: [10**9]` would otherwise ask for terabytes.
+MAX_LATENT_DIM = 1024
+MAX_WIDTH = 16384  # any hidden layer
+MAX_LAYERS = 8  # hidden layers per side
+MAX_CHANNELS = 512  # conv channels
+MAX_PARAMETERS = 100_000_000  # 400 MB of float32 weights
 
 
 @dataclass
@@ -18,15 +25,35 @@ class VAEConfig:
     def __post_init__(self):
         if self.arch not in ("mlp", "conv"):
             raise ValueError(f"arch must be 'mlp' or 'conv', got {self.arch!r}")
-        if int(self.latent_dim) < 1:
-            raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
-        if not self.hidden or any(int(h) < 1 for h in self.hidden):
-            raise ValueError(f"hidden sizes must be positive, got {self.hidden}")
-        if self.arch == "conv" and len(self.conv_channels) != 2:
-            raise ValueError("conv arch takes exactly two conv_channels")
-        self.latent_dim = int(self.latent_dim)
-        self.hidden = [int(h) for h in self.hidden]
-        self.conv_channels = [int(c) for c in self.conv_channels]
+        self.latent_dim = _bounded_int("latent_dim", self.latent_dim, MAX_LATENT_DIM)
+        if not isinstance(self.hidden, (list, tuple)) or not 1 <= len(self.hidden) <= MAX_LAYERS:
+            raise ValueError(f"hidden must list 1 to {MAX_LAYERS} widths, got {self.hidden!r:.80}")
+        self.hidden = [_bounded_int("hidden", h, MAX_WIDTH) for h in self.hidden]
+        if not isinstance(self.conv_channels, (list, tuple)) or len(self.conv_channels) != 2:
+            raise ValueError(f"conv_channels must list two channel counts, got {self.conv_channels!r:.80}")
+        self.conv_channels = [_bounded_int("conv_channels", c, MAX_CHANNELS) for c in self.conv_channels]
+        if (n := self.parameter_count()) > MAX_PARAMETERS:
+            raise ValueError(f"the config asks for {n:,} parameters, over the limit of {MAX_PARAMETERS:,}")
+
+    def parameter_count(self) -> int:
+        """Weights + biases of VAE(self), worked out without building it."""
+        def linear(sizes):
+            return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        z, h = self.latent_dim, self.hidden
+        if self.arch == "mlp":
+            return linear([N_PIXELS, *h, 2 * z]) + linear([z, *reversed(h), N_PIXELS])
+        c1, c2 = self.conv_channels
+        convs = (16 * c1 + c1) + (16 * c1 * c2 + c2) + (16 * c2 * c1 + c1) + (16 * c1 + 1)  # 4x4 kernels
+        return convs + linear([c2 * 49, *h, 2 * z]) + linear([z, *reversed(h), c2 * 49])
+
+
+def _bounded_int(name: str, value, limit: int) -> int:
+    """value as an int in [1, limit], or a ValueError naming the field and the limit."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise ValueError(f"{name} must be a whole number, got {value!r:.40}")
+    if not 1 <= value <= limit:
+        raise ValueError(f"{name} must be between 1 and {limit:,}, got {value:,}")
+    return int(value)
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
