@@ -1,17 +1,18 @@
 """Train a VAE on MNIST or Fashion-MNIST: python train.py --help."""
 import argparse
+import fcntl
 import json
+import os
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from torchvision.utils import save_image
 from tqdm import tqdm
 
 from vae_core import data
-from vae_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from vae_core.checkpoint import CheckpointError, load_checkpoint, read_payload, save_checkpoint, write_atomic
 from vae_core.figures import canvas, encode_all
 from vae_core.model import VAE, VAEConfig
 from vae_core.training import (NonFiniteLoss, TrainConfig, batches, evaluate, evaluate_iw, lr_at, make_optimizer,
@@ -62,6 +63,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--iw-samples", type=int, default=1000, help="k of the IW test bound at the end; 0 skips")
     p.add_argument("--export", type=Path, default=None,
                    help="also write a slim copy of the final model (no optimizer state) here, e.g. checkpoints/NAME.pt")
+    p.add_argument("--no-pictures", dest="pictures", action="store_false",
+                   help="skip the reconstructions, loss curve, canvas and scatter at the end")
     p.add_argument("--data-root", type=Path, default=None, help=f"data folder (default: ${data.DATA_ROOT_ENV} or data/)")
     args = p.parse_args(argv)
     if args.beta < 0:
@@ -77,6 +80,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def write_pictures(out: Path, model: VAE, test: data.Split, x_test: torch.Tensor, rows: list[dict]) -> None:
     """Reconstructions, loss curve, and for a 2-D latent the seed's canvas and scatter."""
+    from torchvision.utils import save_image  # deferred: ~2 s of imports, needed only here
+
     from explorer.figures import latent_map, loss_curve  # plotly: only needed here
     model = model.cpu().eval()
     with torch.inference_mode():
@@ -93,6 +98,88 @@ def write_pictures(out: Path, model: VAE, test: data.Split, x_test: torch.Tensor
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"error: cannot use --out {args.out}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    try:
+        with RunLock(args.out):
+            return train(args)
+    except RunLock.Busy as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except CheckpointError as e:  # disk full or unwritable while saving: the last good file stays
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {interrupted_note(args)}", file=sys.stderr)
+        return 130
+
+
+class RunLock:
+    """An exclusive lock on a run folder (flock on OUT/.lock), so two runs never write one folder.
+    The kernel drops it when its process dies, so a killed run's lock is simply taken over."""
+
+    class Busy(RuntimeError):
+        pass
+
+    def __init__(self, out: Path):
+        self.path = out / ".lock"
+
+    def __enter__(self):
+        self.file = open(self.path, "a+")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.seek(0)
+            holder = self.file.read().strip() or "another process"
+            self.file.close()
+            raise self.Busy(f"{self.path.parent} is in use by another train.py ({holder}); wait for it to "
+                            "finish or choose another --out") from None
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(f"pid {os.getpid()}")
+        self.file.flush()
+        for stale in self.path.parent.glob(".*.tmp"):  # a killed run's half-written file; ours now
+            stale.unlink(missing_ok=True)
+        return self
+
+    def __exit__(self, *exc):
+        self.file.close()  # releases the flock
+
+
+def interrupted_note(args) -> str:
+    """Where an interrupted run stands and how to continue it, in one line."""
+    try:
+        epoch = read_payload(args.out / "model.pt")["extra"].get("epoch", 0)
+    except (CheckpointError, KeyError, AttributeError):
+        return f"no epoch finished, nothing saved in {args.out}"
+    return (f"{args.out / 'model.pt'} holds epoch {epoch}; continue with: python train.py --out {args.out} "
+            f"--resume --epochs {args.epochs}")
+
+
+def write_log(out: Path, rows: list[dict]) -> None:
+    """metrics.jsonl, rewritten whole from the checkpoint's history: after a kill it is never
+    ahead of model.pt, and --resume cuts it back to exactly the checkpoint's epochs."""
+    write_atomic(out / "metrics.jsonl", ["".join(json.dumps(r) + "\n" for r in rows).encode()])
+
+
+def resume_state(ckpt_path: Path, args) -> tuple[VAE, dict, TrainConfig]:
+    model, payload = load_checkpoint(ckpt_path)
+    try:
+        extra = payload["extra"]
+        tcfg = TrainConfig(**{**extra["train_config"], "epochs": args.epochs, "device": args.device})
+        extra["epoch"], extra["history"], extra["optimizer"], extra["generator"], extra["torch_rng"]
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(ckpt_path, f"holds no training state to resume from (missing {e}); "
+                                         "an --export copy cannot be resumed") from None
+    if payload["integrity"] == "legacy":
+        print(f"note: {ckpt_path} was written before checkpoints carried a digest; the next save adds one")
+    return model, payload, tcfg
+
+
+def train(args) -> int:
     out: Path = args.out
     ckpt_path = out / "model.pt"
     torch.manual_seed(args.seed)
@@ -101,41 +188,40 @@ def main(argv=None) -> int:
     start_epoch = 0
     if args.resume:
         try:
-            model, payload = load_checkpoint(ckpt_path)
+            model, payload, tcfg = resume_state(ckpt_path, args)
         except CheckpointError as e:
             print(f"error: cannot resume: {e}", file=sys.stderr)
             return 2
-        extra = payload["extra"]
-        tcfg = TrainConfig(**{**extra["train_config"], "epochs": args.epochs, "device": args.device})
-        start_epoch = extra["epoch"]
-        rows = list(extra["history"])
+        start_epoch = payload["extra"]["epoch"]
+        rows = list(payload["extra"]["history"])[:start_epoch]
+        write_log(out, rows)  # a kill between the checkpoint and the log leaves no duplicate epoch
     else:
         tcfg = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                            beta=args.beta, seed=args.seed, iw_samples=args.iw_samples, device=args.device)
         model = VAE(VAEConfig(arch=args.arch, latent_dim=args.latent_dim, hidden=args.hidden))
     try:
-        train, test = data.load(tcfg.dataset, True, args.data_root), data.load(tcfg.dataset, False, args.data_root)
+        train_split = data.load(tcfg.dataset, True, args.data_root)
+        test_split = data.load(tcfg.dataset, False, args.data_root)
     except data.DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     device = torch.device(tcfg.device)
-    x_train, x_test = train.floats().to(device), test.floats().to(device)
+    x_train, x_test = train_split.floats().to(device), test_split.floats().to(device)
     model.to(device)
     optimizer = make_optimizer(model, tcfg.lr)
     steps_per_epoch = -(-len(x_train) // tcfg.batch_size)
     total_steps = tcfg.epochs * steps_per_epoch
     if args.resume:
         optimizer.load_state_dict(payload["extra"]["optimizer"])
-        gen.set_state(payload["extra"]["generator"])
-        torch.set_rng_state(payload["extra"]["torch_rng"])
+        gen.set_state(payload["extra"]["generator"].clone())
+        torch.set_rng_state(payload["extra"]["torch_rng"].clone())
         print(f"resuming {ckpt_path} at epoch {start_epoch + 1}/{tcfg.epochs}")
     if start_epoch >= tcfg.epochs:
         print(f"{ckpt_path} already has {start_epoch} epochs; ask for more with --epochs")
         return 0
-    out.mkdir(parents=True, exist_ok=True)
     step = start_epoch * steps_per_epoch
     print(f"{tcfg.dataset} {model.cfg.arch} z={model.cfg.latent_dim} hidden={model.cfg.hidden} "
-          f"on {device}, {sum(p.numel() for p in model.parameters()):,} parameters -> {out}")
+          f"on {device}, {sum(p.numel() for p in model.parameters()):,} parameters -> {out}", flush=True)
 
     def schedule() -> float:
         nonlocal step
@@ -144,16 +230,18 @@ def main(argv=None) -> int:
 
     for epoch in range(start_epoch, tcfg.epochs):
         t0 = time.perf_counter()
-        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{tcfg.epochs}", leave=False, unit="step")
+        # a live bar on a terminal only; in a log the epoch lines below are the progress
+        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{tcfg.epochs}", leave=False, unit="step",
+                   disable=None)
         try:
             train_loss = train_one_epoch(model, batches(x_train, tcfg.batch_size, gen), optimizer, tcfg.beta,
                                          schedule, on_step=lambda loss: (bar.update(), bar.set_postfix(loss=f"{loss:.1f}")))
         except NonFiniteLoss as e:
-            bar.close()
             print(f"error: epoch {epoch + 1}: {e}; stopped, {ckpt_path} keeps the last good epoch "
                   f"(try a lower --lr)", file=sys.stderr)
             return 1
-        bar.close()
+        finally:
+            bar.close()
         seconds = time.perf_counter() - t0
         torch_rng = torch.get_rng_state()  # evaluation draws noise too; keep training's stream intact
         test_metrics = evaluate(model, x_test)
@@ -161,18 +249,18 @@ def main(argv=None) -> int:
         row = {"epoch": epoch + 1, "train_neg_elbo": train_loss, "test_neg_elbo": test_metrics["neg_elbo"],
                "test_nll": test_metrics["nll"], "test_kl": test_metrics["kl"], "seconds": seconds}
         rows.append(row)
-        print(f"epoch {epoch + 1:3d}/{tcfg.epochs}  train -ELBO {train_loss:7.2f}  test -ELBO "
-              f"{row['test_neg_elbo']:7.2f} (NLL {row['test_nll']:.2f} + KL {row['test_kl']:.2f})  {seconds:5.1f} s")
-        with open(out / "metrics.jsonl", "a" if epoch else "w") as f:
-            f.write(json.dumps(row) + "\n")
         extra = {"epoch": epoch + 1, "train_config": asdict(tcfg), "history": rows,
                  "optimizer": optimizer.state_dict(), "generator": gen.get_state(),
                  "torch_rng": torch.get_rng_state()}
         save_checkpoint(ckpt_path, model, dataset=tcfg.dataset, metrics=test_metrics_summary(rows), extra=extra)
+        write_log(out, rows)
+        print(f"epoch {epoch + 1:3d}/{tcfg.epochs}  train -ELBO {train_loss:7.2f}  test -ELBO "
+              f"{row['test_neg_elbo']:7.2f} (NLL {row['test_nll']:.2f} + KL {row['test_kl']:.2f})  {seconds:5.1f} s",
+              flush=True)
 
     metrics = test_metrics_summary(rows)
     if tcfg.iw_samples > 0:
-        bar = tqdm(total=len(x_test), desc=f"IW-{tcfg.iw_samples} test bound", unit="img")
+        bar = tqdm(total=len(x_test), desc=f"IW-{tcfg.iw_samples} test bound", unit="img", disable=None)
         metrics[f"test_iw{tcfg.iw_samples}"] = evaluate_iw(model, x_test, tcfg.iw_samples, progress=bar.update)
         bar.close()
         print(f"test IW-{tcfg.iw_samples} bound: {metrics[f'test_iw{tcfg.iw_samples}']:.2f} nats")
@@ -181,8 +269,14 @@ def main(argv=None) -> int:
         save_checkpoint(args.export, model, dataset=tcfg.dataset, metrics=metrics,
                         extra={"train_config": asdict(tcfg), "history": rows})
         print(f"exported {args.export} ({args.export.stat().st_size / 1e6:.1f} MB)")
-    write_pictures(out, model, test, x_test, rows)
-    print(f"wrote {ckpt_path}, metrics.jsonl and pictures to {out}")
+    if args.pictures:
+        try:
+            write_pictures(out, model, test_split, x_test, rows)
+        except OSError as e:
+            print(f"error: could not write the pictures to {out} ({e.strerror or e}); model.pt is saved",
+                  file=sys.stderr)
+            return 1
+    print(f"wrote {ckpt_path}, metrics.jsonl{' and pictures' if args.pictures else ''} to {out}")
     return 0
 
 

@@ -4,7 +4,8 @@ import io
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.utils import make_grid
+
+from vae_core.figures import tile
 
 
 def to_png(pixels: torch.Tensor | np.ndarray, scale: int = 1) -> bytes:
@@ -20,5 +21,5 @@ def to_png(pixels: torch.Tensor | np.ndarray, scale: int = 1) -> bytes:
 
 def grid_png(images: torch.Tensor, nrow: int, scale: int = 1, padding: int = 1) -> bytes:
     """images: [N, 1, 28, 28] in [0, 1] -> one PNG of the tiles, nrow per row."""
-    grid = make_grid(images, nrow=nrow, padding=padding, pad_value=0.35)[0]
+    grid = tile(images, nrow=nrow, padding=padding, pad_value=0.35)[0]
     return to_png(grid, scale)

@@ -83,3 +83,12 @@ def test_same_seed_same_weights_and_outputs(images):
         outs.append((model.state_dict(), model(images)[0]))
     assert all(torch.equal(outs[0][0][k], outs[1][0][k]) for k in outs[0][0])
     assert torch.equal(outs[0][1], outs[1][1])
+
+
+@pytest.mark.parametrize("n, nrow, padding", [(1, 5, 0), (7, 3, 2), (16, 16, 1), (10, 4, 0)])
+def test_tile_matches_torchvision_make_grid(n, nrow, padding):
+    from torchvision.utils import make_grid
+
+    from vae_core.figures import tile
+    x = torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(n))
+    assert torch.equal(tile(x, nrow, padding, 0.35), make_grid(x, nrow=nrow, padding=padding, pad_value=0.35)[:1])

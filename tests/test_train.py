@@ -29,7 +29,7 @@ def test_end_to_end_writes_every_output(tmp_path):
     assert (tmp_path / "slim.pt").stat().st_size < (out / "model.pt").stat().st_size
 
 
-def test_resume_is_bit_identical_to_a_straight_run(tmp_path, monkeypatch):
+def test_ctrl_c_then_resume_is_bit_identical_to_a_straight_run(tmp_path, monkeypatch, capsys):
     assert run(tmp_path / "straight", "--epochs", "2") == 0
     real = train.train_one_epoch
     calls = []
@@ -41,8 +41,10 @@ def test_resume_is_bit_identical_to_a_straight_run(tmp_path, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(train, "train_one_epoch", interrupted_in_second_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        run(tmp_path / "split", "--epochs", "2")
+    assert run(tmp_path / "split", "--epochs", "2") == 130  # Ctrl-C: no traceback, epoch 1 kept
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "holds epoch 1; continue with: python train.py" in err
+    assert err.strip().count("\n") == 0
     monkeypatch.setattr(train, "train_one_epoch", real)
     assert run(tmp_path / "split", "--epochs", "2", "--resume") == 0
     a, _ = load_checkpoint(tmp_path / "straight" / "model.pt")
