@@ -1,4 +1,5 @@
 """Pixels to PNG bytes: crisp nearest-neighbour upscaling, single digits and grids."""
+import base64
 import io
 
 import numpy as np
@@ -23,3 +24,9 @@ def grid_png(images: torch.Tensor, nrow: int, scale: int = 1, padding: int = 1) 
     """images: [N, 1, 28, 28] in [0, 1] -> one PNG of the tiles, nrow per row."""
     grid = tile(images, nrow=nrow, padding=padding, pad_value=0.35)[0]
     return to_png(grid, scale)
+
+
+def inline(png: bytes) -> str:
+    """PNG bytes as a data URI: sent within the page's own message, so it can never be a media
+    file that a busy server has already dropped (a /media 404) by the time the browser asks."""
+    return "data:image/png;base64," + base64.b64encode(png).decode()

@@ -1,5 +1,6 @@
 """Finding, loading and caching checkpoints, their test data and their encodings for the app."""
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import streamlit as st
 import torch
 
 from vae_core import data
-from vae_core.checkpoint import load_checkpoint
+from vae_core.checkpoint import MAX_BYTES, load_checkpoint
 from vae_core.figures import encode_all
 from vae_core.model import VAE
 
@@ -24,28 +25,56 @@ def home() -> Path:
 
 def find_checkpoints(repo: Path | None = None) -> list[str]:
     """Checkpoint files (*.pt) under the picker's folders, as repo-relative paths, default first.
+    Only what `scan` accepts; listed again at most every 2 s (not walked on every rerun)."""
+    return list(_scan(home() if repo is None else Path(repo))[0])
 
-    Symlinks that lead outside those folders are skipped, so nothing else is ever read.
-    Listed again at most every 2 s (the folders are walked on every rerun otherwise).
-    """
-    return list(_find_checkpoints(home() if repo is None else Path(repo)))
+
+def refused_checkpoints(repo: Path | None = None) -> list[tuple[str, str]]:
+    """(repo-relative path, why) for each *.pt file the picker saw but does not offer."""
+    return list(_scan(home() if repo is None else Path(repo))[1])
 
 
 def forget_checkpoint_list() -> None:
-    _find_checkpoints.clear()
+    _scan.clear()
 
 
 @st.cache_resource(ttl=2, show_spinner=False)  # resource: no copy of the result per call
-def _find_checkpoints(repo: Path) -> tuple[str, ...]:
-    found = []
+def _scan(repo: Path) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    return scan(repo)
+
+
+def scan(repo: Path) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Walk checkpoints/ and runs/ without following any symlink. Offered: visible regular *.pt
+    files with one link, up to the loader's size limit. Refused, with the reason: the same files
+    over the limit or hard-linked, and a top folder that is itself a symlink. Hidden files and
+    folders (a run's `.model.pt.*.tmp` among them) and symlinks inside are passed over silently."""
+    offered, refused = [], []
     for folder in CHECKPOINT_DIRS:
-        base = (repo / folder).resolve()
-        if not base.is_dir():
+        top = repo / folder
+        if top.is_symlink():
+            refused.append((f"{folder}/", "a symlink: not followed"))
             continue
-        for path in sorted(base.rglob("*.pt")):
-            if path.is_file() and path.resolve().is_relative_to(base):
-                found.append(f"{folder}/{path.relative_to(base).as_posix()}")
-    return tuple(sorted(found, key=lambda p: (p != DEFAULT_CHECKPOINT, not p.startswith("checkpoints/"), p)))
+        for dirpath, dirnames, filenames in os.walk(top):  # followlinks=False: symlinked folders stay shut
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.startswith(".") or not name.endswith(".pt"):
+                    continue
+                path = Path(dirpath) / name
+                rel = f"{folder}/{path.relative_to(top).as_posix()}"
+                try:
+                    st_ = path.lstat()
+                except OSError:
+                    continue
+                if not stat.S_ISREG(st_.st_mode):
+                    continue  # a symlink, fifo, device...
+                if st_.st_nlink > 1:
+                    refused.append((rel, "a hard link: refused"))
+                elif st_.st_size > MAX_BYTES:
+                    refused.append((rel, f"{st_.st_size / 2**20:,.0f} MB, over the {MAX_BYTES / 2**20:,.0f} MB limit"))
+                else:
+                    offered.append(rel)
+    offered.sort(key=lambda p: (p != DEFAULT_CHECKPOINT, not p.startswith("checkpoints/"), p))
+    return tuple(offered), tuple(refused)
 
 
 def resolve(choice: str, repo: Path | None = None) -> Path:

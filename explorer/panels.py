@@ -1,5 +1,6 @@
 """The app's UI pieces, each a small function that draws one part and returns the user's choices."""
-import base64
+import logging
+import os
 import subprocess
 import sys
 
@@ -16,6 +17,8 @@ from vae_core.figures import SPACINGS, canvas
 
 DIGIT_SCALE = 10  # 28 px -> 280 px, nearest neighbour
 FOLD_SLIDERS_AFTER = 8
+ALLOW_TRAINING_ENV = "VAE_EXPLORER_ALLOW_TRAINING"  # "1": offer training to remote viewers too
+log = logging.getLogger("explorer")
 
 
 # ---------------------------------------------------------------- state -----
@@ -56,6 +59,10 @@ def pick_checkpoint() -> str | None:
     """The checkpoint picker: only files under checkpoints/ and runs/. None when there are none."""
     st.sidebar.header("Model")
     choices = models.find_checkpoints()
+    refused = models.refused_checkpoints()
+    if refused:
+        st.sidebar.caption("Not offered: " + "; ".join(f"`{name}` ({why})" for name, why in refused[:5])
+                           + (f"; and {len(refused) - 5} more" if len(refused) > 5 else ""))
     if not choices:
         return None
     return st.sidebar.selectbox("Checkpoint", choices, key="ckpt",
@@ -64,6 +71,9 @@ def pick_checkpoint() -> str | None:
 
 def show_model_card(loaded: models.Loaded) -> None:
     cfg, metrics = loaded.model.cfg, loaded.payload.get("metrics", {})
+    if loaded.payload.get("integrity") == "legacy":
+        st.sidebar.caption("This file was written before checkpoints carried a digest, so damage to it "
+                           "cannot be detected; re-save it with train.py to add one.")
     st.sidebar.caption(f"**{loaded.dataset}** · {cfg.arch} · latent {cfg.latent_dim} · hidden {cfg.hidden}")
     rows = {"test -ELBO": metrics.get("test_neg_elbo"), "test NLL": metrics.get("test_nll"),
             "test KL": metrics.get("test_kl"), "epochs": metrics.get("epochs")}
@@ -99,12 +109,27 @@ def no_checkpoint() -> None:
     """First start without any model: say so and offer to train the default one."""
     st.title("VAE latent-space explorer")
     st.warning("No checkpoint found in `checkpoints/` or `runs/`.")
+    if not training_allowed():
+        st.write("Ask whoever runs this server to train one (`python train.py`); training from the page "
+                 "is offered only to a viewer on the server's own machine.")
+        return
     st.write("Train the default model (2-D latent MLP on MNIST, about 2 minutes on a laptop CPU), "
              "or run `python train.py --help` in a terminal for more choices.")
     if st.button("Train the default model", type="primary"):
         train_in_subprocess(["--epochs", "10", "--iw-samples", "0", "--out", "runs/mnist-mlp-z2"], 10)
         models.forget_checkpoint_list()
         st.rerun()
+
+
+def training_allowed() -> bool:
+    """The page may start train.py only for a viewer on this machine (no proxy in between), or
+    when the person serving the app says so with VAE_EXPLORER_ALLOW_TRAINING=1."""
+    if os.environ.get(ALLOW_TRAINING_ENV) == "1":
+        return True
+    headers = {k.lower() for k in (st.context.headers or {}).keys()}
+    proxied = bool(headers & {"x-forwarded-for", "x-real-ip", "forwarded"})
+    ip = st.context.ip_address  # None for a loopback connection; AppTest's stand-in runtime gives no str
+    return not isinstance(ip, str) and not proxied
 
 
 def train_in_subprocess(args: list[str], epochs: int) -> None:
@@ -120,7 +145,7 @@ def train_in_subprocess(args: list[str], epochs: int) -> None:
             done += 1
             bar.progress(min(done / epochs, 1.0), text=line.strip())
     if proc.wait() != 0:
-        st.error(f"train.py stopped with exit code {proc.returncode}; run it in a terminal to see why.")
+        st.error(f"Training stopped (exit code {proc.returncode}); run train.py in a terminal to see why.")
         st.stop()
     bar.progress(1.0, text="Done")
 
@@ -131,7 +156,16 @@ def load_or_stop(choice: str) -> tuple[models.Loaded, "models.data.Split", np.nd
         loaded = models.load(choice)
         split, _ = models.test_split(loaded.dataset)
         mu, logvar = models.encodings(loaded.model, loaded.ident, loaded.dataset)
-    except (CheckpointError, DataError, ValueError) as e:
+    except CheckpointError as e:
+        log.warning("checkpoint %s refused: %s", choice, e)  # the full story, with paths, for the server log
+        st.error(f"`{choice}`: {e.problem}")
+        st.stop()
+    except DataError as e:
+        log.warning("test data for %s unavailable: %s", choice, e)
+        st.error("The test images for this checkpoint are missing or damaged; the server log says how to "
+                 "rebuild them.")
+        st.stop()
+    except ValueError as e:  # a picker entry that vanished
         st.error(str(e))
         st.stop()
     return loaded, split, mu, logvar
@@ -162,15 +196,19 @@ def server_decoder(loaded: models.Loaded) -> None:
 def digit_view(loaded: models.Loaded, live: bool) -> None:
     """The decoded digit at z (server-side), its z values, prior sampling and a PNG download."""
     z = np.asarray(st.session_state["z"])
-    png = images.to_png(models.decode(loaded.model, z)[0], DIGIT_SCALE)
+
+    def png() -> bytes:
+        return images.to_png(models.decode(loaded.model, z)[0], DIGIT_SCALE)
+
     if not live:  # inline: no media-file round trip before the new digit can show
-        st.image("data:image/png;base64," + base64.b64encode(png).decode(), width=280)
+        st.image(images.inline(png()), width=280)
     st.caption("z = (" + ", ".join(f"{v:+.2f}" for v in z) + ")")
     c1, c2 = st.columns(2)
     c1.button("Sample from the prior", on_click=lambda: set_z(np.random.default_rng().standard_normal(len(z))),
               use_container_width=True)
+    # deferred: the PNG is made when someone clicks, not stored on the server on every rerun
     c2.download_button("Download PNG", png, file_name="digit_" + "_".join(f"{v:.2f}" for v in z) + ".png",
-                       mime="image/png", use_container_width=True)
+                       mime="image/png", use_container_width=True, on_click="ignore")
 
 
 # ----------------------------------------------------------------- map ------
@@ -183,7 +221,7 @@ def _underlay_uri(_model, ident: str, center: tuple, W: tuple, extent: tuple, n:
     xy = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
     tiles = models.decode(_model, proj.from_xy(xy))
     png = images.grid_png(torch.from_numpy(tiles).unsqueeze(1), nrow=n, padding=0)
-    return "data:image/png;base64," + base64.b64encode(png).decode()
+    return images.inline(png)
 
 
 def map_figure(loaded: models.Loaded, split, mu: np.ndarray, proj: Projection, opts: dict) -> go.Figure:
@@ -249,10 +287,10 @@ def selection_panel(loaded: models.Loaded, split, x: torch.Tensor, mu: np.ndarra
     samples = mu[idx] + rng.standard_normal((5, mu.shape[1])) * np.exp(0.5 * logvar[idx])
     decoded = models.decode(loaded.model, np.vstack([mu[idx][None], samples]))
     cols = st.columns([1, 1, 3])
-    cols[0].image(images.to_png(x[idx, 0], 4), caption="original", width=112, output_format="PNG")
-    cols[1].image(images.to_png(decoded[0], 4), caption="from posterior mean", width=112, output_format="PNG")
-    cols[2].image(images.grid_png(torch.from_numpy(decoded[1:]).unsqueeze(1), nrow=5, scale=4),
-                  caption="from 5 posterior samples (dotted ellipse: ±2σ)", output_format="PNG")
+    cols[0].image(images.inline(images.to_png(x[idx, 0], 4)), caption="original", width=112)
+    cols[1].image(images.inline(images.to_png(decoded[0], 4)), caption="from posterior mean", width=112)
+    cols[2].image(images.inline(images.grid_png(torch.from_numpy(decoded[1:]).unsqueeze(1), nrow=5, scale=4)),
+                  caption="from 5 posterior samples (dotted ellipse: ±2σ)")
     c1, c2, c3 = st.columns(3)
     c1.button("Decode this point", on_click=set_z, args=(mu[idx],), use_container_width=True, type="primary")
     c2.button("Set as A", on_click=lambda: st.session_state.update(A=idx), use_container_width=True)
@@ -281,9 +319,9 @@ def canvas_tab(loaded: models.Loaded) -> None:
                 c2.selectbox("Vertical", range(d), 1, key="canvas_j", format_func=lambda k: f"z{k}"))
         st.caption("The other latent dims are held at 0, the prior mean.")
     png = _canvas_png(loaded.model, loaded.ident, n, extent, spacing, dims)
-    st.image(png, caption=f"z{dims[0]} left→right, z{dims[1]} bottom→top", width=min(56 * n, 840),
-             output_format="PNG")
-    st.download_button("Download canvas PNG", png, file_name=f"canvas_{n}x{n}_{spacing}.png", mime="image/png")
+    st.image(images.inline(png), caption=f"z{dims[0]} left→right, z{dims[1]} bottom→top", width=min(56 * n, 840))
+    st.download_button("Download canvas PNG", lambda: png, file_name=f"canvas_{n}x{n}_{spacing}.png",
+                       mime="image/png", on_click="ignore")
 
 
 def lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -310,7 +348,7 @@ def interpolation_tab(loaded: models.Loaded, split, mu: np.ndarray) -> None:
     st.caption(f"A = #{a} ({split.classes[int(split.labels[a])]}), B = #{b} ({split.classes[int(split.labels[b])]}); "
                "both paths are drawn on the map (dashed: spherical)")
     for name, png in zip(("Linear", "Spherical"), _interpolation_pngs(loaded.model, loaded.ident, mu[a], mu[b], k)):
-        st.image(png, caption=name, output_format="PNG")
+        st.image(images.inline(png), caption=name)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

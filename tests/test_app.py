@@ -1,12 +1,15 @@
 """AppTest: the explorer's logic without a browser (a real browser is in test_browser.py)."""
+import os
+
 import numpy as np
 import pytest
 import torch
 from streamlit.elements.plotly_chart import PlotlySelectionState, PlotlyState
+from streamlit.runtime.context import ContextProxy
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
-from explorer import live, models
+from explorer import live, models, panels
 from vae_core import data
 from vae_core.checkpoint import save_checkpoint
 from vae_core.model import VAE, VAEConfig
@@ -140,10 +143,63 @@ def test_bad_checkpoint_gives_one_clear_error(tmp_path, monkeypatch):
     assert len(at.error) == 1 and "broken.pt" in at.error[0].value
 
 
-def test_no_checkpoint_offers_training(tmp_path, monkeypatch):
+def test_no_checkpoint_offers_training_to_a_local_viewer_only(tmp_path, monkeypatch):
     at = app(tmp_path, monkeypatch)
     assert any("No checkpoint found" in w.value for w in at.warning)
     assert at.button[0].label == "Train the default model"
+    monkeypatch.setattr(ContextProxy, "ip_address", property(lambda self: "203.0.113.7"))  # a remote viewer
+    at.run()
+    assert not at.button and any("Ask whoever runs this server" in m.value for m in at.markdown)
+    monkeypatch.setenv(panels.ALLOW_TRAINING_ENV, "1")  # the person serving the app allows it
+    at.run()
+    assert at.button[0].label == "Train the default model"
+    monkeypatch.delenv(panels.ALLOW_TRAINING_ENV)
+    monkeypatch.setattr(ContextProxy, "ip_address", property(lambda self: None))  # loopback...
+    monkeypatch.setattr(ContextProxy, "headers", property(lambda self: {"X-Forwarded-For": "203.0.113.7"}))
+    at.run()  # ...but through a proxy: not local
+    assert not at.button
+
+
+def test_picker_lists_visible_regular_files_and_says_what_it_refused(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    good = tmp_path / "checkpoints" / "good.pt"
+    save_checkpoint(good, VAE(VAEConfig(hidden=[16])), dataset="mnist")
+    (tmp_path / "checkpoints" / ".hidden.pt").write_bytes(good.read_bytes())
+    (tmp_path / "checkpoints" / ".cache").mkdir()
+    (tmp_path / "checkpoints" / ".cache" / "x.pt").write_bytes(good.read_bytes())
+    (tmp_path / "checkpoints" / ".good.pt.abc123.tmp").write_bytes(b"half")
+    os.link(good, tmp_path / "checkpoints" / "hardlink.pt")
+    with open(tmp_path / "checkpoints" / "sparse.pt", "wb") as f:
+        f.truncate(2 * 2**30)  # 2 GB, no blocks on disk
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "stranger.pt").write_bytes(good.read_bytes())
+    (tmp_path / "runs").symlink_to(outside, target_is_directory=True)
+    (tmp_path / "checkpoints" / "linked-dir").symlink_to(outside, target_is_directory=True)
+    offered, refused = models.scan(tmp_path)
+    assert offered == ()  # the hard link makes good.pt itself a two-link file
+    assert dict(refused) == {"checkpoints/good.pt": "a hard link: refused",
+                             "checkpoints/hardlink.pt": "a hard link: refused",
+                             "checkpoints/sparse.pt": "2,048 MB, over the 1,024 MB limit",
+                             "runs/": "a symlink: not followed"}
+    (tmp_path / "checkpoints" / "hardlink.pt").unlink()
+    assert models.scan(tmp_path)[0] == ("checkpoints/good.pt",)
+    at = app(tmp_path, monkeypatch)
+    assert at.sidebar.selectbox(key="ckpt").options == ["checkpoints/good.pt"]
+    assert any("sparse.pt" in c.value and "over the" in c.value for c in at.sidebar.caption)
+
+
+def test_error_shows_no_file_system_path(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    path = tmp_path / "checkpoints" / "flipped.pt"
+    save_checkpoint(path, VAE(VAEConfig(hidden=[16])), dataset="mnist")
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 1
+    path.write_bytes(bytes(raw))
+    at = app(tmp_path, monkeypatch)
+    assert [e.value for e in at.error] == ["`checkpoints/flipped.pt`: corrupt: digest mismatch (the file "
+                                           "changed after it was written)"]
+    assert str(tmp_path) not in str(at.error[0].proto)
 
 
 def test_canvas_and_interpolation_tabs_respond(tiny_home):
