@@ -14,8 +14,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-from browser import CHROMIUM, chromium, load_live_decoder, serve  # noqa: E402
+from testkit.browser import CHROMIUM, chromium, load_live_decoder, serve  # noqa: E402
 
 
 def pct(xs, q) -> float:
@@ -229,7 +228,7 @@ def main() -> None:
     from vae_core.model import VAE, VAEConfig
     decoders = {"shipped MLP": models.load_checkpoint(ROOT / models.DEFAULT_CHECKPOINT)[0],
                 "default conv (untrained)": VAE(VAEConfig(arch="conv"))}
-    blobs = {name: live.pack(m, ident="x", z=[0, 0], z_version=0, ranges=[[-4, 4]] * 2,
+    blobs = {name: live.pack(m, ident="x", ranges=[[-4, 4]] * 2,
                              pad_xy=np.zeros((10000, 2)), pad_labels=np.zeros(10000)) for name, m in decoders.items()}
     for name, blob in blobs.items():
         print(f"live decoder payload, {name}: {len(blob) / 1e6:.2f} MB (float32 weights + 10k pad points), "

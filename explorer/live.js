@@ -1,7 +1,12 @@
 // Live VAE decoder: decodes z -> digit in the page on every slider input and pad move.
-// Data in: one binary blob (see live.py: pack); state out: {z} on release / click.
+// Data in: the weights blob (live.py: pack), once per model; the point Python last set arrives apart,
+// as a "vae-live-point" event from the vae_live_point element (live.py: point_message).
+// State out: {z} on release / click. A blob of another version or with an op this file does not
+// know is refused with a message in the panel and the console, never decoded into NaNs.
 
 const MAGIC = "VAEW";
+const VERSION = 1;
+const OPS = new Set(["linear", "convT"]);
 const models = new Map(); // blob id -> parsed model, kept across re-renders
 const sessions = new Map(); // component key -> {z, version} the user left it at
 
@@ -9,7 +14,13 @@ function readHeader(bytes) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (String.fromCharCode(...bytes.subarray(0, 4)) !== MAGIC) throw new Error("live decoder: not a weights blob");
   const headerLen = view.getUint32(4, true);
-  return { header: JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen))), start: 8 + headerLen };
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
+  if (header.version !== VERSION) {
+    throw new Error(`live decoder: weights format version ${header.version}, this page reads ${VERSION}`);
+  }
+  const unknown = header.layers.map((l) => l.op).filter((op) => !OPS.has(op));
+  if (unknown.length) throw new Error(`live decoder: unknown layer op "${unknown[0]}"`);
+  return { header, start: 8 + headerLen };
 }
 
 function parse(bytes, header, start) {
@@ -103,9 +114,22 @@ function el(tag, attrs = {}, parent = null) {
 }
 
 export default function (component) {
-  const { data, key, parentElement, setStateValue } = component;
+  const { data, parentElement } = component;
   if (!data) return;
-  const { header: h, start } = readHeader(data);
+  parentElement.querySelectorAll(".vae-live").forEach((n) => n.remove());
+  let h, start;
+  try {
+    ({ header: h, start } = readHeader(data));
+  } catch (err) {
+    console.error(err.message);
+    el("div", { class: "vae-live error", "data-testid": "live-error", text: err.message }, parentElement);
+    return;
+  }
+  return mount(component, h, start);
+}
+
+function mount(component, h, start) {
+  const { data, key, parentElement, setStateValue } = component;
   const id = h.id;
   if (!models.has(id)) models.set(id, parse(data, h, start));
   const model = models.get(id);
@@ -113,14 +137,20 @@ export default function (component) {
 
   // the point shown: the user's last one, unless Python moved it since (a button, a new model)
   let sess = sessions.get(key);
-  if (!sess || sess.version !== h.z_version || sess.id !== id) {
-    sess = { z: Float32Array.from(h.z), version: h.z_version, id };
+  if (!sess || sess.id !== id) {
+    sess = { z: new Float32Array(D), version: -1, id };
     sessions.set(key, sess);
   }
   const z = sess.z;
+  const takePoint = (msg) => {
+    if (!msg || msg.id !== id || msg.v === sess.version || msg.z.length !== D) return false;
+    z.set(msg.z);
+    sess.version = msg.v;
+    return true;
+  };
+  takePoint(window.__vaeLivePoint);
 
   // ---- DOM (rebuilt on each render; listeners die with the abort below)
-  parentElement.querySelectorAll(".vae-live").forEach((n) => n.remove());
   const root = el("div", { class: "vae-live" }, parentElement);
   const top = el("div", { class: "row" }, root);
   const digit = el("canvas", { width: 28, height: 28, class: "digit", "data-testid": "live-digit" }, top);
@@ -133,7 +163,7 @@ export default function (component) {
   const sliders = [];
   let box = el("div", { class: "sliders" }, root);
   for (let d = 0; d < D; d++) {
-    if (d === 8) {
+    if (d === h.fold_after) {
       const more = el("details", {}, root);
       el("summary", { text: `z${d} … z${D - 1}` }, more);
       box = el("div", { class: "sliders" }, more);
@@ -255,6 +285,11 @@ export default function (component) {
     on(pad, "pointerup", () => { if (dragging) { dragging = false; commit(); } });
     on(pad, "pointerleave", () => { if (!dragging) show(z); });
   }
+  on(window, "vae-live-point", (ev) => {
+    if (!takePoint(ev.detail)) return;
+    sliders.forEach((s, d) => (s.input.value = z[d]));
+    show(z);
+  });
   draw(z);
   return () => { abort.abort(); if (raf) cancelAnimationFrame(raf); clearTimeout(commitTimer); };
 }

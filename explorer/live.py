@@ -11,6 +11,8 @@ from explorer import models, panels
 from explorer.figures import PALETTE
 
 MAGIC = b"VAEW"
+BLOB_VERSION = 1  # live.js refuses any other
+POINT_MAGIC = b"VAEZ"
 _JS = (Path(__file__).parent / "live.js").read_text()
 _CSS = """
 .vae-live { font-family: var(--st-font, sans-serif); font-size: 14px; }
@@ -24,6 +26,7 @@ _CSS = """
 .vae-live .slider input { width: 100%; accent-color: var(--st-primary-color, #ff4b4b); }
 .vae-live .value { font-variant-numeric: tabular-nums; text-align: right; }
 .vae-live summary { cursor: pointer; margin: 6px 0; }
+.vae-live.error { color: #b00020; padding: 8px 0; }
 """
 _component = st.components.v2.component("vae_live_decoder", js=_JS, css=_CSS)
 
@@ -58,12 +61,11 @@ def _plain_conv_transpose(m) -> bool:
             and all(len(set(v)) == 1 for v in (m.kernel_size, m.stride, m.padding, m.output_padding)))
 
 
-def pack(model, *, ident: str, z, z_version: int, ranges, pad_xy=None, pad_labels=None,
-         pad_dims=(0, 1), colors=()) -> bytes:
-    """One binary blob: b'VAEW', uint32 header length, JSON header, then float32 arrays (little-endian).
-
-    The header lists the decoder's steps (see decoder_ops) with each array's offset in floats; the
-    weights keep torch's layouts, row-major.
+def pack(model, *, ident: str, ranges, pad_xy=None, pad_labels=None, pad_dims=(0, 1), colors=()) -> bytes:
+    """The weights blob, sent once per model and pad: b'VAEW', uint32 header length, JSON header,
+    then float32 arrays (little-endian). The header carries the format `version` and lists the
+    decoder's steps (see decoder_ops) with each array's offset in floats; the weights keep torch's
+    layouts, row-major. The point shown travels apart (`point_message`): moving it sends bytes, not MB.
     """
     arrays, offset, layers = [], 0, []
 
@@ -82,9 +84,8 @@ def pack(model, *, ident: str, z, z_version: int, ranges, pad_xy=None, pad_label
             layers.append({"op": kind, "cin": shape[0], "hin": shape[1], "win": shape[2], "cout": m.out_channels,
                            "k": m.kernel_size[0], "stride": m.stride[0], "pad": m.padding[0],
                            "outpad": m.output_padding[0], "relu": relu, "w": w, "b": b})
-    header = {"id": ident, "latent_dim": model.cfg.latent_dim, "layers": layers,
-              "z": [float(v) for v in z], "z_version": int(z_version),
-              "ranges": [[float(lo), float(hi)] for lo, hi in ranges]}
+    header = {"version": BLOB_VERSION, "id": ident, "latent_dim": model.cfg.latent_dim, "layers": layers,
+              "fold_after": panels.FOLD_SLIDERS_AFTER, "ranges": [[float(lo), float(hi)] for lo, hi in ranges]}
     if pad_xy is not None:
         header["pad"] = {"i": pad_dims[0], "j": pad_dims[1], "n": len(pad_xy), "xy": put(pad_xy),
                          "labels": put(pad_labels), "colors": list(colors)}
@@ -106,18 +107,27 @@ def sidebar_toggle(model) -> bool:
     return on and supported
 
 
+def point_message(blob_id: str, z, z_version: int) -> bytes:
+    """The point the decoder shows, as Python last set it: b'VAEZ' + JSON {id, v, z}. The page
+    takes it when `v` changes (a button, a new model) and otherwise keeps the user's own point."""
+    return POINT_MAGIC + json.dumps({"id": blob_id, "v": int(z_version), "z": [float(v) for v in z]}).encode()
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)  # 3 MB: shared, not copied per rerun
-def _blob(_model, ident: str, z: tuple, z_version: int, ranges: tuple, pad_dims: tuple,
-          _pad_xy, _labels, n_classes: int) -> bytes:
-    return pack(_model, ident=f"{ident}|{pad_dims}", z=z, z_version=z_version, ranges=ranges,
-                pad_xy=_pad_xy, pad_labels=_labels, pad_dims=pad_dims, colors=PALETTE[:max(n_classes, 1)])
+def _blob(_model, ident: str, ranges: tuple, pad_dims: tuple, _pad_xy, _labels, n_classes: int) -> bytes:
+    return pack(_model, ident=blob_id(ident, pad_dims), ranges=ranges, pad_xy=_pad_xy, pad_labels=_labels,
+                pad_dims=pad_dims, colors=PALETTE[:max(n_classes, 1)])
+
+
+def blob_id(ident: str, pad_dims: tuple) -> str:
+    return f"{ident}|{pad_dims}"
 
 
 def live_decoder(loaded: models.Loaded, split, mu: np.ndarray, pad_dims: tuple[int, int]) -> None:
     """The in-page decoder: sliders for every dim and, for D >= 2, a pad over two of them.
 
-    The blob only changes when Python moves z (a button) or the model or pad dims change, so a
-    commit from the page re-sends nothing big.
+    The weights blob only changes with the model or the pad dims, so Streamlit sends it once and
+    a reference after that; the point goes in a message of its own, under 1 KB.
     """
     d = loaded.latent_dim
     ss = st.session_state
@@ -125,12 +135,25 @@ def live_decoder(loaded: models.Loaded, split, mu: np.ndarray, pad_dims: tuple[i
     if ss["z_pushed"][0] != ss["z_version"]:
         ss["z_pushed"] = (ss["z_version"], tuple(ss["z"]))
     pad_xy = mu[:, list(pad_dims)] if d >= 2 else None
-    blob = _blob(loaded.model, loaded.ident, ss["z_pushed"][1], ss["z_version"], tuple(map(tuple, ss["ranges"])),
-                 pad_dims, pad_xy, split.labels.numpy().astype(np.float32), len(split.classes))
+    blob = _blob(loaded.model, loaded.ident, tuple(map(tuple, ss["ranges"])), pad_dims, pad_xy,
+                 split.labels.numpy().astype(np.float32), len(split.classes))
 
     def on_commit():
         z = (ss.get("live") or {}).get("z")
         if isinstance(z, list) and len(z) == d and all(isinstance(v, (int, float)) for v in z):
             panels.set_z(z, from_browser=True)
 
+    _point(key="live_point", data=point_message(blob_id(loaded.ident, pad_dims), ss["z_pushed"][1],
+                                                ss["z_pushed"][0]), height=0)
     _component(key="live", data=blob, on_z_change=on_commit)
+
+
+_POINT_JS = """
+export default function ({ data }) {
+  if (!data || String.fromCharCode(...data.subarray(0, 4)) !== "VAEZ") return;
+  const msg = JSON.parse(new TextDecoder().decode(data.subarray(4)));
+  window.__vaeLivePoint = msg;  // for a decoder that mounts after this
+  window.dispatchEvent(new CustomEvent("vae-live-point", { detail: msg }));
+}
+"""
+_point = st.components.v2.component("vae_live_point", js=_POINT_JS, css=":host { display: none; }")

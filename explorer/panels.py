@@ -37,9 +37,20 @@ def reset_state_for(loaded: models.Loaded, mu: np.ndarray) -> None:
 
 
 def set_z(z, *, from_browser: bool = False) -> None:
-    """Make z the decoder's point: clipped into the slider ranges, pushed to the sliders and the page."""
+    """Make z the decoder's point: clipped into the slider ranges, pushed to the sliders and the page.
+
+    A point of the wrong length or with NaN/inf is dropped: it comes from a widget of the model the
+    session just switched away from (a callback racing the switch) or from a client that is not ours.
+    """
     lo, hi = np.asarray(st.session_state["ranges"]).T
-    z = np.clip(np.asarray(z, np.float64), lo, hi)
+    try:
+        z = np.asarray(z, np.float64)
+    except (TypeError, ValueError):
+        return
+    if z.shape != lo.shape or not np.all(np.isfinite(z)):
+        log.info("dropped a latent point of shape %s for a %d-D model", z.shape, len(lo))
+        return
+    z = np.clip(z, lo, hi)
     st.session_state["z"] = [round(float(v), 3) for v in z]
     for i, v in enumerate(st.session_state["z"]):
         st.session_state[f"zs_{i}"] = v
@@ -178,7 +189,9 @@ def server_decoder(loaded: models.Loaded) -> None:
     d, ranges = loaded.latent_dim, st.session_state["ranges"]
 
     def on_slide():
-        set_z([st.session_state[f"zs_{i}"] for i in range(d)], from_browser=True)
+        z = [st.session_state.get(f"zs_{i}") for i in range(d)]
+        if None not in z:  # else the sliders were reset by a model switch that this release raced
+            set_z(z, from_browser=True)
 
     def slider(container, i):
         st.session_state.setdefault(f"zs_{i}", st.session_state["z"][i])
@@ -225,24 +238,27 @@ def _underlay_uri(_model, ident: str, center: tuple, W: tuple, extent: tuple, n:
 
 
 def map_figure(loaded: models.Loaded, split, mu: np.ndarray, proj: Projection, opts: dict) -> go.Figure:
-    """This session's map figure, built once per checkpoint and view; overlays move in place."""
-    key = (loaded.ident, proj.titles, proj.center.tobytes(), proj.W.tobytes(), opts["underlay"],
-           opts["contours"])
-    cached = st.session_state.get("map_fig")
-    if cached is not None and cached[0] == key:
-        return cached[1]
+    """The map figure for this checkpoint and view, built once and shared by every session (it is
+    only read: overlays move in the page)."""
+    return _map_figure(loaded, split, mu, proj, loaded.ident, proj.titles, proj.center.tobytes(),
+                       proj.W.tobytes(), opts["underlay"], opts["contours"])
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _map_figure(_loaded, _split, _mu, _proj, ident: str, titles: tuple, center: bytes, W: bytes,
+                underlay: bool, contours: bool) -> go.Figure:
+    loaded, split, mu, proj = _loaded, _split, _mu, _proj
     xy = proj.to_xy(mu)
     fig = figures.latent_map(xy, split.labels.numpy(), split.classes, axis_titles=proj.titles)
-    if opts["underlay"]:
+    if underlay:
         lo, hi = xy.min(0) - 0.3, xy.max(0) + 0.3
         extent = (lo[0], hi[0], lo[1], hi[1])
         uri = _underlay_uri(loaded.model, loaded.ident, tuple(proj.center), tuple(map(tuple, proj.W)), extent)
         figures.add_underlay(fig, uri, extent)
         fig.update_xaxes(range=[lo[0], hi[0]])
         fig.update_yaxes(range=[lo[1], hi[1]])
-    if opts["contours"]:
+    if contours:
         figures.add_prior_contours(fig, proj.to_xy(np.zeros(loaded.latent_dim)))
-    st.session_state["map_fig"] = (key, fig)
     return fig
 
 

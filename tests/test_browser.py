@@ -1,4 +1,6 @@
 """A real browser against `streamlit run`: load, slide, click a point, see the panel; JS decode == torch."""
+import base64
+import json
 import os
 import re
 from pathlib import Path
@@ -7,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from browser import (CHROMIUM, POINT_XY_JS, ROOT, chromium, click_map_point, isolated_point, load_live_decoder,
+from testkit.browser import (CHROMIUM, POINT_XY_JS, ROOT, chromium, click_map_point, isolated_point, load_live_decoder,
                      map_shapes, serve, wait_for_app, wait_idle)
 from explorer import live, models
 from vae_core.checkpoint import load_checkpoint
@@ -63,6 +65,9 @@ def test_load_slide_click_and_see_reconstruction(app_url):
         crosses = [s for s in map_shapes(page) if s["type"] == "path" and s.get("xsizemode") == "pixel"]
         assert len(rings) == 1 and np.allclose([rings[0]["xanchor"], rings[0]["yanchor"]], point, atol=1e-3)
         assert crosses and np.allclose([crosses[-1]["xanchor"], crosses[-1]["yanchor"]], point, atol=2e-3)
+        # the point Python set reached the live decoder (a message of its own, not a new weights blob)
+        live_z = [float(page.get_by_role("slider", name=f"live z{d}").input_value()) for d in range(2)]
+        assert np.allclose(live_z, point, atol=0.01), (live_z, point)
 
 
 def test_server_decoding_redraws_digit_and_map_cross(app_url):
@@ -124,7 +129,7 @@ def test_js_decode_matches_torch_for_both_architectures(arch):
     """live.js's decoder, loaded alone in a blank page, against torch on a small random model."""
     torch.manual_seed(0)
     model = VAE(VAEConfig(arch=arch, latent_dim=3, hidden=[32, 16], conv_channels=[8, 16]))
-    blob = live.pack(model, ident="t", z=[0] * 3, z_version=0, ranges=[[-3, 3]] * 3)
+    blob = live.pack(model, ident="t", ranges=[[-3, 3]] * 3)
     z = np.random.default_rng(1).uniform(-3, 3, size=(16, 3)).astype(np.float32)
     with torch.inference_mode():
         want = torch.sigmoid(model.decode(torch.from_numpy(z))).numpy()
@@ -156,3 +161,40 @@ POINT_DATA_JS = """(index) => {
   }
   return null;
 }"""
+
+
+MOUNT_LIVE_JS = """async ([source, b64]) => {
+  const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
+  const mount = (await import(url)).default;
+  const errors = [];
+  const log = console.error;
+  console.error = (...a) => { errors.push(a.join(' ')); log(...a); };
+  const div = document.createElement('div');
+  document.body.appendChild(div);
+  mount({data: Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)), key: 'k', parentElement: div,
+         setStateValue: () => {}});
+  console.error = log;
+  return {text: div.innerText, errors, canvases: div.querySelectorAll('canvas').length};
+}"""
+
+
+@pytest.mark.parametrize("change, words", [({"version": 2}, "weights format version 2, this page reads 1"),
+                                           ({"op": "conv3d"}, 'unknown layer op "conv3d"')])
+def test_live_decoder_refuses_an_unknown_version_or_op_visibly(change, words):
+    torch.manual_seed(0)
+    blob = live.pack(VAE(VAEConfig(latent_dim=2, hidden=[8])), ident="t", ranges=[[-3, 3]] * 2)
+    n = int.from_bytes(blob[4:8], "little")
+    header = json.loads(blob[8:8 + n])
+    if "version" in change:
+        header["version"] = change["version"]
+    else:
+        header["layers"][0]["op"] = change["op"]
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 4)
+    bad = blob[:4] + len(text).to_bytes(4, "little") + text + blob[8 + n:]
+    with chromium() as page:
+        page.goto("about:blank")
+        out = page.evaluate(MOUNT_LIVE_JS, [(ROOT / "explorer" / "live.js").read_text(),
+                                            base64.b64encode(bad).decode()])
+    assert words in out["text"] and any(words in e for e in out["errors"]), out
+    assert out["canvases"] == 0  # nothing drawn from weights it cannot read

@@ -27,7 +27,7 @@ def test_a_layer_the_page_lacks_means_server_decoding():
 
 def test_blob_header_lists_the_steps_and_sizes():
     model = VAE(VAEConfig(arch="conv", latent_dim=2, hidden=[8], conv_channels=[4, 8]))
-    blob = live.pack(model, ident="t", z=[0, 0], z_version=0, ranges=[[-3, 3]] * 2)
+    blob = live.pack(model, ident="t", ranges=[[-3, 3]] * 2)
     assert blob[:4] == live.MAGIC
     n = struct.unpack("<I", blob[4:8])[0]
     header = json.loads(blob[8:8 + n])

@@ -1,4 +1,4 @@
-"""Helpers for real-browser checks: serve the app on loopback, drive Debian's Chromium with Playwright."""
+"""Serve the app on loopback and drive Debian's Chromium with Playwright: shared by tests/ and bench/."""
 import base64
 import contextlib
 import os
@@ -22,11 +22,23 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(env: dict | None = None, timeout: float = 90.0, stderr=subprocess.DEVNULL, script: str = "explorer/app.py"):
+def serve(env: dict | None = None, timeout: float = 90.0, stderr=subprocess.DEVNULL, script: str = "explorer/app.py",
+          address: str | None = "127.0.0.1", flags: tuple = ()):
     """`streamlit run explorer/app.py` on a free loopback port; yields the URL, stops it after."""
+    with serve_process(env, timeout, stderr, script, address, flags) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def serve_process(env: dict | None = None, timeout: float = 90.0, stderr=subprocess.DEVNULL,
+                  script: str = "explorer/app.py", address: str | None = "127.0.0.1", flags: tuple = ()):
+    """As `serve`, yielding (url, the server's Popen). address=None leaves the address to
+    .streamlit/config.toml (the server is still reached, and checked, on 127.0.0.1)."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / script), "--server.headless", "true",
-           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+           "--server.port", str(port), "--browser.gatherUsageStats", "false", *flags]
+    if address is not None:
+        cmd += ["--server.address", address]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
                             stderr=stderr)
     url = f"http://127.0.0.1:{port}"
@@ -42,13 +54,33 @@ def serve(env: dict | None = None, timeout: float = 90.0, stderr=subprocess.DEVN
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not come up on {url}")
             time.sleep(0.3)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses with a socket listening on `port`, read from /proc/net/tcp{,6} (as
+    `ss -ltn` shows them), never by connecting anywhere."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            addr, p = local.split(":")
+            if state != "0A" or int(p, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(addr)
+            words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # little-endian 32-bit words
+            found.add(socket.inet_ntop(socket.AF_INET if width == 8 else socket.AF_INET6, words))
+    return found
 
 
 @contextlib.contextmanager

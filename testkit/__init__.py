@@ -1,0 +1,1 @@
+"""Helpers shared by tests/ and bench/: a protocol-level Streamlit client, browser helpers."""
