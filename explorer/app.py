@@ -9,7 +9,7 @@ import streamlit as st  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` puts only explorer/ on the path
 
-from explorer import preload  # noqa: E402  (streamlit only)
+from explorer import preload, serving  # noqa: E402,F401  (streamlit only; serving: set once per process)
 
 st.set_page_config(page_title="VAE latent explorer", page_icon="🔢", layout="wide")
 with st.sidebar:

@@ -82,14 +82,14 @@ def check_media(url: str, run, results: Results) -> None:
 
 
 async def user(url: str, seed: int, actions: int, think: tuple[float, float], results: Results,
-               checkpoints: list[str], hold=None) -> None:
+               checkpoints: list[str], hold=None, local_addr: tuple | None = None) -> None:
     """One person: opens the page, then `actions` scripted actions with think time between them.
     Even seeds decode on the server (sliders); odd seeds keep live decoding (commits from the page)."""
     rng = random.Random(seed)
     live = seed % 2 == 1
     released = False
     try:
-        async with Session(url) as s:
+        async with Session(url, local_addr=local_addr) as s:
             run = await s.rerun()
             results.add("page load", run.seconds)
             results.errors += run.exceptions
@@ -215,7 +215,7 @@ class ProcessWatch:
 
 
 async def crowd(url: str, n: int, actions: int, think: tuple[float, float], checkpoints: list[str],
-                seed0: int = 0, while_held=None) -> Results:
+                seed0: int = 0, while_held=None, addresses: list[str] = ()) -> Results:
     """n sessions at once, their starts spread over the first second. `while_held()`, if given,
     runs once every session has done its actions but before any closes (all N connected)."""
     results = Results()
@@ -223,7 +223,8 @@ async def crowd(url: str, n: int, actions: int, think: tuple[float, float], chec
 
     async def one(k):
         await asyncio.sleep(k / max(n, 1))
-        await user(url, seed0 + k, actions, think, results, checkpoints, hold=(done, release))
+        local = (addresses[k % len(addresses)], 0) if addresses else None
+        await user(url, seed0 + k, actions, think, results, checkpoints, hold=(done, release), local_addr=local)
 
     tasks = [asyncio.create_task(one(k)) for k in range(n)]
     for _ in range(n):

@@ -56,9 +56,10 @@ def widget_key(element_id: str) -> str | None:
 class Session:
     """One browser tab's worth of protocol. Use `async with Session(url) as s: await s.rerun(...)`."""
 
-    def __init__(self, url: str, timeout: float = 60.0):
+    def __init__(self, url: str, timeout: float = 60.0, local_addr: tuple | None = None):
         self.ws_url = url.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
         self.timeout = timeout
+        self.local_addr = local_addr  # e.g. ("127.0.0.5", 0): another loopback client address
         self.widgets: dict[str, Widget] = {}  # by key (or label when unkeyed)
         self.states: dict[str, WidgetState] = {}  # by widget id: what the page holds and re-sends
         self.cache: dict[str, ForwardMsg] = {}  # cacheable messages by hash, as the browser keeps them
@@ -68,8 +69,9 @@ class Session:
         self.bytes = 0
 
     async def __aenter__(self):
+        extra = {"local_addr": self.local_addr} if self.local_addr else {}
         self.ws = await websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=None,
-                                           open_timeout=self.timeout, ping_interval=None)
+                                           open_timeout=self.timeout, ping_interval=None, **extra)
         return self
 
     async def __aexit__(self, *exc):

@@ -274,3 +274,18 @@ def test_hover_atlas_is_sent_when_the_page_asks_until_it_holds_it(tiny_home):
     at.session_state["map_hover"] = {"want": "mnist", "have": "mnist"}  # hover.js, once the atlas loaded
     at.run()
     assert component_data(at, "vae_map_hover") == b"HAVEmnist"
+
+
+def test_damaged_test_data_is_one_line_without_paths(tmp_path, monkeypatch):
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in data.MNIST_MD5:
+        (raw / name).write_bytes((ROOT / "data" / "MNIST" / "raw" / name).read_bytes()[:4000])  # truncated
+    monkeypatch.setenv(data.DATA_ROOT_ENV, str(tmp_path / "data"))
+    models.test_split.clear()
+    try:
+        at = app(monkeypatch=monkeypatch, home=ROOT)
+        assert [e.value for e in at.error] == ["The test images for this checkpoint are missing or damaged; the "
+                                               "server log says how to rebuild them."]
+    finally:
+        models.test_split.clear()

@@ -34,8 +34,11 @@ def test_tampered_file_is_refused_by_name(tmp_path):
     blob = bytearray((raw / "t10k-images-idx3-ubyte").read_bytes())
     blob[1000] ^= 0xFF
     (raw / "t10k-images-idx3-ubyte").write_bytes(bytes(blob))
-    with pytest.raises(data.DataError, match="t10k-images-idx3-ubyte: MD5"):
+    with pytest.raises(data.DataError, match="t10k-images-idx3-ubyte: MD5 .* delete the file and run again"):
         data.ensure("mnist", tmp_path)
+    (raw / "t10k-images-idx3-ubyte").write_bytes(bytes(blob[:5000]))  # truncated
+    with pytest.raises(data.DataError, match="t10k-images-idx3-ubyte: MD5 .* to rebuild it"):
+        data.load("mnist", False, tmp_path)
 
 
 def test_clear_error_when_no_source(tmp_path, monkeypatch):
