@@ -14,7 +14,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from testkit.browser import CHROMIUM, chromium, load_live_decoder, serve  # noqa: E402
+from testkit.browser import CHROMIUM, COUNT_SENT_JS, DRAG_JS, chromium, load_live_decoder, serve  # noqa: E402
 
 
 def pct(xs, q) -> float:
@@ -49,28 +49,6 @@ def apptest_reruns(n: int) -> None:
     print(f"encodings computed {len(calls)} time(s) over {n + 2} runs")
 
 
-DRAG_JS = """async (pad, ms) => {
-  const r = pad.getBoundingClientRect();
-  const at = (t) => [r.left + r.width * (0.5 + 0.4 * Math.cos(t / 300)),
-                     r.top + r.height * (0.5 + 0.4 * Math.sin(t / 170))];
-  const fire = (type, [x, y]) => pad.dispatchEvent(new PointerEvent(type,
-      {clientX: x, clientY: y, pointerId: 7, pointerType: 'mouse', buttons: 1, bubbles: true}));
-  const live = window.__vaeLive;
-  fire('pointerdown', at(0));
-  const f0 = live.frames, t0 = performance.now();
-  let events = 0;
-  await new Promise((done) => {
-    const tick = setInterval(() => {
-      const t = performance.now() - t0;
-      if (t > ms) { clearInterval(tick); done(); return; }
-      fire('pointermove', at(t)); events += 1;
-    }, 4);
-  });
-  const frames = live.frames - f0, seconds = (performance.now() - t0) / 1000;
-  fire('pointerup', at(ms));
-  return {frames, seconds, events};
-}"""
-
 # when the page first shows the heading, the map (its WebGL canvas) and the live digit: wall-clock ms
 WATCH_COLD_JS = """
 window.__cold = {origin: performance.timeOrigin};
@@ -84,12 +62,6 @@ const poll = () => {
   if (c.map && c.digit) c.complete = Math.max(c.map, c.digit); else requestAnimationFrame(poll);
 };
 requestAnimationFrame(poll);
-"""
-
-COUNT_SENT_JS = """
-window.__sent = 0;
-const send = WebSocket.prototype.send;
-WebSocket.prototype.send = function (...args) { window.__sent += 1; return send.apply(this, args); };
 """
 
 WATCH_DIGIT_JS = """() => {

@@ -170,3 +170,33 @@ ISOLATED_JS = """([minPx, candidates]) => {
   }
   return null;
 }"""
+
+# JS: drag over the live pad with pointer events every 4 ms for `ms`; frames decoded meanwhile
+DRAG_JS = """async (pad, ms) => {
+  const r = pad.getBoundingClientRect();
+  const at = (t) => [r.left + r.width * (0.5 + 0.4 * Math.cos(t / 300)),
+                     r.top + r.height * (0.5 + 0.4 * Math.sin(t / 170))];
+  const fire = (type, [x, y]) => pad.dispatchEvent(new PointerEvent(type,
+      {clientX: x, clientY: y, pointerId: 7, pointerType: 'mouse', buttons: 1, bubbles: true}));
+  const live = window.__vaeLive;
+  fire('pointerdown', at(0));
+  const f0 = live.frames, t0 = performance.now();
+  let events = 0;
+  await new Promise((done) => {
+    const tick = setInterval(() => {
+      const t = performance.now() - t0;
+      if (t > ms) { clearInterval(tick); done(); return; }
+      fire('pointermove', at(t)); events += 1;
+    }, 4);
+  });
+  const frames = live.frames - f0, seconds = (performance.now() - t0) / 1000;
+  fire('pointerup', at(ms));
+  return {frames, seconds, events};
+}"""
+
+# JS (an init script): count the messages the page sends to the server
+COUNT_SENT_JS = """
+window.__sent = 0;
+const send = WebSocket.prototype.send;
+WebSocket.prototype.send = function (...args) { window.__sent += 1; return send.apply(this, args); };
+"""

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from testkit.browser import (CHROMIUM, POINT_XY_JS, ROOT, chromium, click_map_point, isolated_point, load_live_decoder,
+from testkit.browser import (CHROMIUM, COUNT_SENT_JS, DRAG_JS, POINT_XY_JS, ROOT, chromium, click_map_point, isolated_point, load_live_decoder,
                      map_shapes, serve, wait_for_app, wait_idle)
 from explorer import live, models
-from vae_core.checkpoint import load_checkpoint
+from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.model import VAE, VAEConfig
 
 SHIPPED = ROOT / models.DEFAULT_CHECKPOINT
@@ -140,6 +140,21 @@ def test_js_decode_matches_torch_for_both_architectures(arch):
     assert np.abs(got - want).max() < 1e-5
 
 
+def test_conv_checkpoint_decodes_in_the_page_like_torch(tmp_path):
+    """A conv checkpoint served by the app: the page's decoder (not a toggle) against torch."""
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(arch="conv", latent_dim=2, hidden=[32], conv_channels=[8, 16]))
+    save_checkpoint(tmp_path / "checkpoints" / "conv.pt", model, dataset="mnist")
+    z = np.random.default_rng(2).uniform(-3, 3, size=(16, 2)).astype(np.float32)
+    with torch.inference_mode():
+        want = torch.sigmoid(model.decode(torch.from_numpy(z))).numpy()
+    with serve(env={models.HOME_ENV: str(tmp_path)}) as url, chromium() as page:
+        wait_for_app(page, url)
+        page.wait_for_function("window.__vaeLive && window.__vaeLive.ready", timeout=60_000)
+        got = np.array(page.evaluate("(zs) => zs.map((z) => window.__vaeLive.decode(z))", z.tolist()))
+    assert np.abs(got - want).max() < 1e-4
+
+
 def test_js_decode_matches_torch(app_url):
     model, _ = load_checkpoint(SHIPPED)
     z = np.random.default_rng(0).uniform(-4, 4, size=(64, model.cfg.latent_dim)).astype(np.float32)
@@ -198,3 +213,18 @@ def test_live_decoder_refuses_an_unknown_version_or_op_visibly(change, words):
                                             base64.b64encode(bad).decode()])
     assert words in out["text"] and any(words in e for e in out["errors"]), out
     assert out["canvases"] == 0  # nothing drawn from weights it cannot read
+
+
+def test_dragging_the_pad_decodes_in_the_page_and_sends_nothing_until_release(app_url):
+    with chromium() as page:
+        page.add_init_script(COUNT_SENT_JS)
+        wait_for_app(page, app_url)
+        page.wait_for_function("window.__vaeLive && window.__vaeLive.ready", timeout=60_000)
+        wait_idle(page, 1000)
+        before = page.evaluate("window.__sent")
+        drag = page.get_by_test_id("live-pad").evaluate(DRAG_JS, 1500)
+        during = page.evaluate("window.__sent") - before
+        page.wait_for_function(f"window.__sent > {before + during}", timeout=10_000)  # the commit on release
+    assert during == 0
+    assert drag["events"] > 100 and drag["frames"] > 10  # decoded per animation frame, not per event
+    assert drag["frames"] < drag["events"]

@@ -1,6 +1,5 @@
 """The server under several sessions at once, spoken to in Streamlit's own protocol (testkit/st_client.py)."""
 import asyncio
-import json
 import math
 
 import pytest
@@ -61,16 +60,22 @@ async def _hostile_states(url) -> list:
         for z in ([math.nan, 1.0], [1e308 * 10, 0.0], [1.0, 2.0, 3.0, 4.0, 5.0], "text", [None, 1]):
             run = await s.rerun(s.component_state("live", {"z": z}), fragment_id=live.fragment_id)
             errors += run.exceptions
-        run = await s.rerun()
-        errors += run.exceptions
-        caption = next(el.markdown.body for _, el in run.elements
-                       if el.WhichOneof("type") == "markdown" and el.markdown.body.startswith("z = ("))
-        return errors, caption, json.dumps([el.WhichOneof("type") for _, el in run.elements])
+        captions = []
+        for z in (None, [99.0, -99.0]):  # then a point far outside the sliders' ranges
+            if z is not None:
+                errors += (await s.rerun(s.component_state("live", {"z": z}), fragment_id=live.fragment_id)).exceptions
+            run = await s.rerun()
+            errors += run.exceptions
+            captions.append(next(el.markdown.body for _, el in run.elements
+                                 if el.WhichOneof("type") == "markdown" and el.markdown.body.startswith("z = (")))
+        return errors, captions
 
 
 def test_hostile_widget_values_are_dropped_without_an_error(home):
     """NaN, inf, the wrong length or not numbers at all, sent as the live decoder's point."""
     with serve(env={"VAE_EXPLORER_HOME": str(home)}) as url:
-        errors, caption, _ = asyncio.run(_hostile_states(url))
+        errors, captions = asyncio.run(_hostile_states(url))
     assert errors == []
-    assert caption == "z = (+0.00, +0.00)"  # unchanged: every bad point was dropped
+    assert captions[0] == "z = (+0.00, +0.00)"  # unchanged: every bad point was dropped
+    a, b = (float(v) for v in captions[1][5:-1].split(", "))
+    assert 3 <= a < 99 and b == -a  # clipped to the (symmetric) slider range
