@@ -15,7 +15,7 @@ st.set_page_config(page_title="VAE latent explorer", page_icon="🔢", layout="w
 with st.sidebar:
     preload.plotly()  # the browser compiles plotly.js while the imports below run (seconds on a cold start)
 
-from explorer import hover, live, models, panels  # noqa: E402  (torch, torchvision, plotly)
+from explorer import hover, link, live, models, panels  # noqa: E402  (torch, plotly)
 
 _IMPORTED, _IMPORTED_AT = time.perf_counter(), time.time()
 TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/app_speed.py
@@ -44,6 +44,7 @@ def decoder_panel(loaded, split, mu, logvar, proj, opts, use_live: bool) -> None
         panels.server_decoder(loaded)
     panels.digit_view(loaded, live=use_live)
     panels.sync_map_overlays(mu, logvar, proj)  # an invisible helper: it finds the map in the page
+    link.write(loaded.name, loaded.latent_dim)
     if TIMING:
         print(f"timing: decoder fragment {1000 * (time.perf_counter() - started):.2f} ms", file=sys.stderr, flush=True)
 
@@ -56,6 +57,7 @@ def main() -> None:
     loaded, split, mu, logvar = panels.load_or_stop(choice)
     panels.show_model_card(loaded)
     panels.reset_state_for(loaded, mu)
+    link.apply_view(loaded.latent_dim, len(mu), panels.set_z)  # a shared or reloaded link, once per session
     opts = panels.view_options(loaded.latent_dim)
     proj = panels.projection_for(opts, mu)
     use_live = live.sidebar_toggle(loaded.model)
@@ -72,6 +74,7 @@ def main() -> None:
     if interpolate.open:
         with interpolate:
             panels.interpolation_tab(loaded, split, mu)
+    link.write(loaded.name, loaded.latent_dim)
     if TIMING:
         print(f"timing: imports {_IMPORTED - _STARTED:.3f} s, run {time.perf_counter() - _IMPORTED:.3f} s, "
               f"imports done at {_IMPORTED_AT * 1000:.1f} ms", file=sys.stderr, flush=True)

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from explorer import figures, images, map_overlays, models
+from explorer import figures, images, link, map_overlays, models
 from explorer.projection import Projection, axes, pca
 from vae_core.checkpoint import CheckpointError
 from vae_core.data import DataError
@@ -76,6 +76,7 @@ def pick_checkpoint() -> str | None:
                            + (f"; and {len(refused) - 5} more" if len(refused) > 5 else ""))
     if not choices:
         return None
+    link.apply_checkpoint(choices)
     return st.sidebar.selectbox("Checkpoint", choices, key="ckpt",
                                 help="Files found in checkpoints/ and runs/ (train more with train.py)")
 

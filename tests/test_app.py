@@ -296,3 +296,48 @@ def test_damaged_test_data_is_one_line_without_paths(tmp_path, monkeypatch):
                                                "server log says how to rebuild them."]
     finally:
         models.test_split.clear()
+
+
+def linked(query: dict, home=None, monkeypatch=None) -> AppTest:
+    if home is not None:
+        monkeypatch.setenv(models.HOME_ENV, str(home))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_link_restores_the_whole_view(tiny_home):
+    at = linked({"ckpt": "checkpoints/tiny-z5.pt", "z": "1.5,-0.25,0,0,2", "sel": "123", "a": "7", "b": "9",
+                 "plane": "axes", "x": "3", "y": "1", "layers": "contours", "tab": "interpolate"})
+    ss = at.session_state
+    assert ss["ckpt"] == "checkpoints/tiny-z5.pt" and ss["z"] == [1.5, -0.25, 0.0, 0.0, 2.0]
+    assert (ss["selected"], ss["A"], ss["B"], ss["tab"]) == (123, 7, 9, "Interpolate")
+    assert (ss["plane"], ss["dim_i"], ss["dim_j"], ss["contours"], ss["underlay"]) == \
+        ("Two latent dims", 3, 1, True, False)
+    assert any("A = #7" in c.value for c in at.caption) and not at.toast
+    assert dict(at.query_params) == {"ckpt": "checkpoints/tiny-z5.pt", "z": "1.5,-0.25,0,0,2", "sel": "123",
+                                     "a": "7", "b": "9", "plane": "axes", "x": "3", "y": "1",
+                                     "layers": "contours", "tab": "interpolate"}
+
+
+def test_bad_link_values_fall_back_with_one_notice(tiny_home):
+    at = linked({"ckpt": "checkpoints/deleted.pt", "z": "1,2,three", "sel": "10000", "a": "-1", "b": "4",
+                 "tab": "nope", "layers": "underlay,<script>"})
+    ss = at.session_state
+    assert ss["ckpt"] == "checkpoints/tiny-z5.pt"  # the picker's first entry
+    assert ss["z"] == [0.0] * 5 and ss["selected"] is None and (ss["A"], ss["B"]) == (0, 4)
+    assert [t.value for t in at.toast] == ["Part of this link did not fit and was left at its default: "
+                                           "checkpoint, z, sel, a, layers, tab."]
+    at.run()
+    assert not at.toast  # said once
+
+
+def test_the_link_follows_the_view(tiny_home):
+    at = app()
+    at.sidebar.toggle[0].set_value(False).run()
+    at.slider(key="zs_2").set_value(1.25).run()
+    pick(at, 42)
+    assert at.query_params["z"] == "0,0,1.25,0,0" and at.query_params["sel"] == "42"
+    assert at.query_params["ckpt"] == "checkpoints/tiny-z5.pt"

@@ -228,3 +228,18 @@ def test_dragging_the_pad_decodes_in_the_page_and_sends_nothing_until_release(ap
     assert during == 0
     assert drag["events"] > 100 and drag["frames"] > 10  # decoded per animation frame, not per event
     assert drag["frames"] < drag["events"]
+
+
+def test_a_link_restores_the_view_and_follows_it_across_a_reload(app_url):
+    with chromium() as page:
+        page.goto(app_url + "/?z=1.5,-0.25&sel=123&tab=explore")
+        page.get_by_text("Test digit #123").wait_for(timeout=90_000)
+        page.get_by_text("z = (+1.50, -0.25)").wait_for(timeout=30_000)
+        wait_idle(page)
+        page.get_by_role("button", name="Sample from the prior").click()
+        page.wait_for_function("!location.search.includes('z=1.5')", timeout=30_000)  # the URL follows z
+        moved = z_caption(page)
+        page.reload()
+        page.get_by_text("Test digit #123").wait_for(timeout=90_000)
+        page.get_by_text(moved).wait_for(timeout=30_000)  # the same point after the reload
+        assert "sel=123" in page.url

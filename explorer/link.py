@@ -1,0 +1,125 @@
+"""A view is a link: the explorer's view lives in the page's query string, so a reload restores it
+and a copied link shows a colleague the same view.
+
+Format (every field optional; absent means the default):
+    ckpt=checkpoints/mnist-mlp-z2.pt   picker entry
+    z=0.5,-1.25                        the decoder's point, one number per latent dim
+    sel=123                            the clicked test digit
+    a=7&b=42                           interpolation end points (test indices)
+    plane=pca | plane=axes&x=0&y=3     the map's plane (latent size > 2 only)
+    layers=underlay,contours           the map's optional layers
+    tab=canvas | tab=interpolate       the open tab (explore when absent)
+
+A link is read once per session (its first run). Values that do not fit (a checkpoint that is
+gone, an index out of range, text where a number belongs, z of the wrong length) fall back to
+their defaults, with one notice naming them; the rest of the link still applies.
+"""
+import math
+
+import numpy as np
+import streamlit as st
+
+TABS = {"explore": "Explore", "canvas": "Canvas", "interpolate": "Interpolate"}
+PLANES = {"pca": "PCA of the means", "axes": "Two latent dims"}
+LAYERS = ("underlay", "contours")
+MAX_FIELD = 2000  # characters: longer values are not read at all
+
+
+def _params() -> dict[str, str]:
+    return {k: v[:MAX_FIELD] for k, v in st.query_params.to_dict().items()}
+
+
+def _index(text: str, n: int) -> int | None:
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if 0 <= value < n else None
+
+
+def apply_checkpoint(choices: list[str]) -> None:
+    """Before the picker draws: the link's checkpoint, if it is one the picker offers."""
+    ss = st.session_state
+    if ss.get("link_read"):
+        return
+    ss["link_bad"] = []
+    ckpt = _params().get("ckpt")
+    if ckpt is not None:
+        if ckpt in choices:
+            ss["ckpt"] = ckpt
+        else:
+            ss["link_bad"].append("checkpoint")
+
+
+def apply_view(latent_dim: int, n_test: int, set_z) -> None:
+    """After the checkpoint's state is reset: the rest of the link, once per session."""
+    ss = st.session_state
+    if ss.get("link_read"):
+        return
+    ss["link_read"] = True
+    p, bad = _params(), ss.pop("link_bad", [])
+    if "z" in p:
+        try:
+            z = [float(v) for v in p["z"].split(",")]
+        except ValueError:
+            z = []
+        if len(z) == latent_dim and all(math.isfinite(v) for v in z):
+            set_z(z)
+        else:
+            bad.append("z")
+    for field, key in (("sel", "selected"), ("a", "A"), ("b", "B")):
+        if field in p:
+            index = _index(p[field], n_test)
+            if index is None:
+                bad.append(field)
+            else:
+                ss[key] = index
+    if latent_dim > 2 and "plane" in p:
+        if p["plane"] in PLANES:
+            ss["plane"] = PLANES[p["plane"]]
+            x, y = _index(p.get("x", "0"), latent_dim), _index(p.get("y", "1"), latent_dim)
+            if p["plane"] == "axes" and (x is None or y is None or x == y):
+                bad.append("x/y")
+            elif p["plane"] == "axes":
+                ss["dim_i"], ss["dim_j"] = x, y
+        else:
+            bad.append("plane")
+    if "layers" in p:
+        layers = [v for v in p["layers"].split(",") if v]
+        if all(v in LAYERS for v in layers):
+            for layer in LAYERS:
+                ss[layer] = layer in layers
+        else:
+            bad.append("layers")
+    if "tab" in p:
+        if p["tab"] in TABS:
+            ss["tab"] = TABS[p["tab"]]
+        else:
+            bad.append("tab")
+    if bad:
+        st.toast(f"Part of this link did not fit and was left at its default: {', '.join(bad)}.")
+
+
+def write(ckpt: str, latent_dim: int) -> None:
+    """Put the current view into the query string (only when it changed: each change is a message)."""
+    ss = st.session_state
+    view = {"ckpt": ckpt, "z": ",".join(np.format_float_positional(float(v), precision=3, trim="-")
+                                        for v in ss["z"])}
+    if ss.get("selected") is not None:
+        view["sel"] = str(ss["selected"])
+    if (ss.get("A"), ss.get("B")) != (0, 1):
+        view["a"], view["b"] = str(ss.get("A")), str(ss.get("B"))
+    if latent_dim > 2:
+        plane = "axes" if ss.get("plane") == PLANES["axes"] else "pca"
+        view["plane"] = plane
+        if plane == "axes":
+            view["x"], view["y"] = str(ss.get("dim_i", 0)), str(ss.get("dim_j", 1))
+    layers = [layer for layer in LAYERS if ss.get(layer)]
+    if layers:
+        view["layers"] = ",".join(layers)
+    tab = next((k for k, label in TABS.items() if label == ss.get("tab")), "explore")
+    if tab != "explore":
+        view["tab"] = tab
+    if view != st.query_params.to_dict():
+        st.query_params.from_dict(view)
+
