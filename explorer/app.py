@@ -14,8 +14,10 @@ from explorer import preload, serving  # noqa: E402,F401  (streamlit only; servi
 st.set_page_config(page_title="VAE latent explorer", page_icon="🔢", layout="wide")
 with st.sidebar:
     preload.plotly()  # the browser compiles plotly.js while the imports below run (seconds on a cold start)
+st.title("VAE latent-space explorer")  # a person's first sight is the app, not a blank page
 
-from explorer import hover, link, live, models, panels  # noqa: E402  (torch, plotly)
+with st.spinner("Starting: loading PyTorch…", show_time=True):  # only the first run waits here
+    from explorer import hover, link, live, models, panels  # noqa: E402  (torch, plotly)
 
 _IMPORTED, _IMPORTED_AT = time.perf_counter(), time.time()
 TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/app_speed.py
@@ -62,7 +64,6 @@ def main() -> None:
     proj = panels.projection_for(opts, mu)
     use_live = live.sidebar_toggle(loaded.model)
 
-    st.title("VAE latent-space explorer")
     # lazy tabs: only the open tab's content runs, so a slider move does not redraw the canvas
     explore, canvas, interpolate = st.tabs(["Explore", "Canvas", "Interpolate"], key="tab", on_change="rerun")
     if explore.open:

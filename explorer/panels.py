@@ -119,7 +119,6 @@ def projection_for(opts: dict, mu: np.ndarray) -> Projection:
 
 def no_checkpoint() -> None:
     """First start without any model: say so and offer to train the default one."""
-    st.title("VAE latent-space explorer")
     st.warning("No checkpoint found in `checkpoints/` or `runs/`.")
     if not training_allowed():
         st.write("Ask whoever runs this server to train one (`python train.py`); training from the page "

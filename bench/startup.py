@@ -1,0 +1,84 @@
+"""Start-up as a person feels it: from the moment `streamlit run` starts to the map and the live
+digit drawn in headless Chromium, against a bare Streamlit app (one slider, one image) started
+and opened the same way, in the same run. The browser is launched first and opens the page as
+soon as the server answers its health check, as a person does when the terminal prints the URL.
+
+Usage: python bench/startup.py [--runs 3]
+"""
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from testkit.browser import chromium, free_port  # noqa: E402
+
+# wall-clock ms at which the page first shows what each app is for
+WATCH_JS = """
+window.__seen = {};
+const now = () => performance.timeOrigin + performance.now();
+const poll = () => {
+  const s = window.__seen;
+  if (!s.title && [...document.querySelectorAll('h1, h3')].length) s.title = now();
+  if (!s.map && document.querySelector('.js-plotly-plot .gl-container canvas')) s.map = now();
+  if (!s.digit && window.__vaeLive && window.__vaeLive.frames > 0) s.digit = now();
+  if (!s.image && [...document.querySelectorAll('img')].some((i) => i.width === 280 && i.complete)) s.image = now();
+  requestAnimationFrame(poll);
+};
+requestAnimationFrame(poll);
+"""
+
+
+def start_to_ready(page, script: str, ready: str) -> dict:
+    """Seconds from Popen to each milestone; `ready` is the JS condition that ends the wait."""
+    port = free_port()
+    t0 = time.time()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / script), "--server.headless",
+                             "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(url + "/_stcore/health", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.05)
+        healthy = time.time() - t0
+        page.goto(url)
+        page.wait_for_function(ready, timeout=120_000)
+        seen = page.evaluate("window.__seen")
+        return {"healthy": healthy, **{k: v / 1000 - t0 for k, v in seen.items()}}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=3)
+    args = p.parse_args()
+    apps = {"explorer": ("explorer/app.py", "window.__seen.map && window.__seen.digit"),
+            "bare app": ("bench/baseline_app.py", "window.__seen.image")}
+    got = {name: [] for name in apps}
+    with chromium() as page:
+        page.add_init_script(WATCH_JS)
+        for _ in range(args.runs):
+            for name, (script, ready) in apps.items():  # alternate, so both see the same machine
+                got[name].append(start_to_ready(page, script, ready))
+                page.goto("about:blank")
+    for name, runs in got.items():
+        keys = [k for k in ("healthy", "title", "map", "digit", "image") if all(k in r for r in runs)]
+        print(f"{name}: " + ", ".join(f"{k} {statistics.median(r[k] for r in runs):.2f} s" for k in keys)
+              + f"  (median of {len(runs)}, from process start)")
+    ours = statistics.median(max(r["map"], r["digit"]) for r in got["explorer"])
+    floor = statistics.median(r["image"] for r in got["bare app"])
+    print(f"start -> map and live digit: {ours:.2f} s; bare app start -> image: {floor:.2f} s; ratio {ours / floor:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
