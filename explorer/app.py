@@ -59,7 +59,7 @@ def main() -> None:
     loaded, split, mu, logvar = panels.load_or_stop(choice)
     panels.show_model_card(loaded)
     panels.reset_state_for(loaded, mu)
-    link.apply_view(loaded.latent_dim, len(mu), panels.set_z)  # a shared or reloaded link, once per session
+    link.apply_view(loaded.latent_dim, len(mu), panels.set_z, panels.choose)  # a shared or reloaded link, once per session
     opts = panels.view_options(loaded.latent_dim)
     proj = panels.projection_for(opts, mu)
     use_live = live.sidebar_toggle(loaded.model)

@@ -51,7 +51,7 @@ def apply_checkpoint(choices: list[str]) -> None:
             ss["link_bad"].append("checkpoint")
 
 
-def apply_view(latent_dim: int, n_test: int, set_z) -> None:
+def apply_view(latent_dim: int, n_test: int, set_z, choose) -> None:
     """After the checkpoint's state is reset: the rest of the link, once per session."""
     ss = st.session_state
     if ss.get("link_read"):
@@ -72,6 +72,8 @@ def apply_view(latent_dim: int, n_test: int, set_z) -> None:
             index = _index(p[field], n_test)
             if index is None:
                 bad.append(field)
+            elif key in ("A", "B"):
+                choose(key, index)
             else:
                 ss[key] = index
     if latent_dim > 2 and "plane" in p:
@@ -107,8 +109,8 @@ def write(ckpt: str, latent_dim: int) -> None:
                                         for v in ss["z"])}
     if ss.get("selected") is not None:
         view["sel"] = str(ss["selected"])
-    if (ss.get("A"), ss.get("B")) != (0, 1):
-        view["a"], view["b"] = str(ss.get("A")), str(ss.get("B"))
+    for end in ss.get("ab_chosen", []):
+        view[end.lower()] = str(ss[end])
     if latent_dim > 2:
         plane = "axes" if ss.get("plane") == PLANES["axes"] else "pca"
         view["plane"] = plane

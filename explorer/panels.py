@@ -32,7 +32,7 @@ def reset_state_for(loaded: models.Loaded, mu: np.ndarray) -> None:
     for key in [k for k in st.session_state if str(k).startswith("zs_")]:
         del st.session_state[key]
     st.session_state.update(state_for=loaded.ident, z=[0.0] * d, z_version=0, selected=None, A=0, B=1,
-                            ranges=ranges.tolist())
+                            ab_chosen=[], ranges=ranges.tolist())
     st.session_state.pop("z_pushed", None)  # the live widget's last pushed point belonged to the old model
 
 
@@ -56,6 +56,20 @@ def set_z(z, *, from_browser: bool = False) -> None:
         st.session_state[f"zs_{i}"] = v
     if not from_browser:
         st.session_state["z_version"] += 1  # tells the live widget to take the new point
+
+
+def choose(end: str, index: int | None = None) -> None:
+    """The user picked interpolation end `end` ("A" or "B"); index None: the widget already set it."""
+    if index is not None:
+        st.session_state[end] = index
+    chosen = st.session_state.setdefault("ab_chosen", [])
+    if end not in chosen:
+        chosen.append(end)
+
+
+def ab_chosen() -> bool:
+    """Both ends chosen by the user: only then is the A-B path drawn on the map."""
+    return len(st.session_state.get("ab_chosen", [])) == 2
 
 
 def slider_ranges(mu: np.ndarray) -> np.ndarray:
@@ -279,12 +293,12 @@ def sync_map_overlays(mu: np.ndarray, logvar: np.ndarray, proj: Projection) -> N
     """Move the map's decoder point, the selected digit's ±2σ ellipse and the A-B paths."""
     sel, z = st.session_state["selected"], np.asarray(st.session_state["z"])
     a, b = mu[st.session_state["A"]], mu[st.session_state["B"]]
-    t = np.linspace(0, 1, st.session_state.get("interp_k", 8))
+    t = np.linspace(0, 1, st.session_state.get("interp_k", 8)) if ab_chosen() else np.zeros(0)
     map_overlays.sync({
         "decoder": map_overlays.points(proj.to_xy(z)[None]),
         "ellipse": map_overlays.points(None if sel is None else proj.ellipse(mu[sel], logvar[sel])),
         "selected": map_overlays.points(None if sel is None else proj.to_xy(mu[sel])[None]),
-        "path": map_overlays.points(proj.to_xy(lerp(a, b, t)), ["A"] + [""] * (len(t) - 2) + ["B"]),
+        "path": map_overlays.points(proj.to_xy(lerp(a, b, t)), ["A"] + [""] * (len(t) - 2) + ["B"] if len(t) else []),
         "slerp": map_overlays.points(proj.to_xy(slerp(a, b, t))),
     })
 
@@ -309,8 +323,8 @@ def selection_panel(loaded: models.Loaded, split, x: torch.Tensor, mu: np.ndarra
                   caption="from 5 posterior samples (dotted ellipse: ±2σ)")
     c1, c2, c3 = st.columns(3)
     c1.button("Decode this point", on_click=set_z, args=(mu[idx],), use_container_width=True, type="primary")
-    c2.button("Set as A", on_click=lambda: st.session_state.update(A=idx), use_container_width=True)
-    c3.button("Set as B", on_click=lambda: st.session_state.update(B=idx), use_container_width=True)
+    c2.button("Set as A", on_click=choose, args=("A", idx), use_container_width=True)
+    c3.button("Set as B", on_click=choose, args=("B", idx), use_container_width=True)
 
 
 # -------------------------------------------------------- canvas / paths ----
@@ -358,11 +372,13 @@ def interpolation_tab(loaded: models.Loaded, split, mu: np.ndarray) -> None:
     """Decodes along the line (and the great circle) between the means of test digits A and B."""
     n = len(mu)
     c1, c2, c3 = st.columns(3)
-    a = c1.number_input("A (test index)", 0, n - 1, key="A", help="Or click a point and press 'Set as A'")
-    b = c2.number_input("B (test index)", 0, n - 1, key="B")
+    a = c1.number_input("A (test index)", 0, n - 1, key="A", help="Or click a point and press 'Set as A'",
+                        on_change=choose, args=("A",))
+    b = c2.number_input("B (test index)", 0, n - 1, key="B", on_change=choose, args=("B",))
     k = c3.slider("Steps", 3, 16, 8, key="interp_k")
     st.caption(f"A = #{a} ({split.classes[int(split.labels[a])]}), B = #{b} ({split.classes[int(split.labels[b])]}); "
-               "both paths are drawn on the map (dashed: spherical)")
+               + ("both paths are drawn on the map (dashed: spherical)" if ab_chosen() else
+                "choose A and B (here, or with 'Set as A/B' under a clicked digit) to see both paths on the map"))
     for name, png in zip(("Linear", "Spherical"), _interpolation_pngs(loaded.model, loaded.ident, mu[a], mu[b], k)):
         st.image(images.inline(png), caption=name)
 

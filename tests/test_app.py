@@ -1,4 +1,5 @@
 """AppTest: the explorer's logic without a browser (a real browser is in test_browser.py)."""
+import json
 import os
 
 import numpy as np
@@ -341,3 +342,19 @@ def test_the_link_follows_the_view(tiny_home):
     pick(at, 42)
     assert at.query_params["z"] == "0,0,1.25,0,0" and at.query_params["sel"] == "42"
     assert at.query_params["ckpt"] == "checkpoints/tiny-z5.pt"
+
+
+def test_the_a_b_path_is_drawn_only_once_both_ends_are_chosen(tiny_home):
+    at = app()
+
+    def path():
+        return json.loads(component_data(at, "vae_map_overlays"))["path"]["x"]
+
+    assert path() == []
+    pick(at, 5)
+    next(b for b in at.button if b.label == "Set as A").click().run()
+    assert path() == []  # one end is not a path
+    pick(at, 9)
+    next(b for b in at.button if b.label == "Set as B").click().run()
+    assert len(path()) == 8 and (at.session_state["A"], at.session_state["B"]) == (5, 9)
+    assert (at.query_params["a"], at.query_params["b"]) == ("5", "9")
