@@ -24,7 +24,7 @@ def pct(xs, q) -> float:
 def apptest_reruns(n: int) -> None:
     """Median server-side rerun after a slider move (server decoding, the shipped model)."""
     from streamlit.testing.v1 import AppTest
-    from explorer import models
+    from explorer import models, picker
     calls = []
     real = models.encode_all
     models.encode_all = lambda *a, **k: (calls.append(1), real(*a, **k))[1]
@@ -196,11 +196,11 @@ def main() -> None:
     p.add_argument("--reruns", type=int, default=40)
     p.add_argument("--moves", type=int, default=20)
     args = p.parse_args()
-    from explorer import live, models
+    from explorer import models, picker, weights
     from vae_core.model import VAE, VAEConfig
-    decoders = {"shipped MLP": models.load_checkpoint(ROOT / models.DEFAULT_CHECKPOINT)[0],
+    decoders = {"shipped MLP": models.load_checkpoint(ROOT / picker.DEFAULT_CHECKPOINT)[0],
                 "default conv (untrained)": VAE(VAEConfig(arch="conv"))}
-    blobs = {name: live.pack(m, ident="x", ranges=[[-4, 4]] * 2,
+    blobs = {name: weights.pack(m, ident="x", ranges=[[-4, 4]] * 2,
                              pad_xy=np.zeros((10000, 2)), pad_labels=np.zeros(10000)) for name, m in decoders.items()}
     for name, blob in blobs.items():
         print(f"live decoder payload, {name}: {len(blob) / 1e6:.2f} MB (float32 weights + 10k pad points), "

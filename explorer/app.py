@@ -16,37 +16,36 @@ with st.sidebar:
     preload.plotly()  # the browser compiles plotly.js while the imports below run (seconds on a cold start)
 st.title("VAE latent-space explorer")  # a person's first sight is the app, not a blank page
 
-with st.spinner("Starting: loading PyTorch…", show_time=True):  # only the first run waits here
-    from explorer import hover, link, live, models, panels  # noqa: E402  (torch, plotly)
+from explorer import hover, link, live, panels  # noqa: E402  (plotly and numpy; no torch on the way to the first page)
 
 _IMPORTED, _IMPORTED_AT = time.perf_counter(), time.time()
 TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/app_speed.py
 
 
-def explore_tab(loaded, split, mu, logvar, proj, opts, use_live: bool) -> None:
+def explore_tab(view, proj, opts, use_live: bool) -> None:
     """The map beside the decoder, and the clicked digit's panel below."""
     left, right = st.columns([3, 2], gap="large")
     with left:  # first: a click on the map must be taken before the decoder panel draws its overlays
-        panels.latent_map(panels.map_figure(loaded, split, mu, proj, opts))
+        panels.latent_map(panels.map_figure(view, proj, opts))
     with right:
-        decoder_panel(loaded, split, mu, logvar, proj, opts, use_live)
-    panels.selection_panel(loaded, split, models.test_split(loaded.dataset)[1], mu, logvar)
-    hover.thumbnails(loaded.dataset)  # the test images for hover thumbnails, once the page asks for them
+        decoder_panel(view, proj, opts, use_live)
+    panels.selection_panel(view)
+    hover.thumbnails(view.dataset)  # the test images for hover thumbnails, once the page asks for them
 
 
 @st.fragment
-def decoder_panel(loaded, split, mu, logvar, proj, opts, use_live: bool) -> None:
+def decoder_panel(view, proj, opts, use_live: bool) -> None:
     """Sliders, digit and the map's overlays. A slider release, a live commit or a prior sample
     reruns only this fragment, not the sidebar, the map or the selection panel."""
     started = time.perf_counter()
     st.subheader("Decoder")
     if use_live:
-        live.live_decoder(loaded, split, mu, (opts["i"], opts["j"]))
+        live.live_decoder(view, (opts["i"], opts["j"]))
     else:
-        panels.server_decoder(loaded)
-    panels.digit_view(loaded, live=use_live)
-    panels.sync_map_overlays(mu, logvar, proj)  # an invisible helper: it finds the map in the page
-    link.write(loaded.name, loaded.latent_dim)
+        panels.server_decoder(view)
+    panels.digit_view(view, live=use_live)
+    panels.sync_map_overlays(view, proj)  # an invisible helper: it finds the map in the page
+    link.write(view.name, view.latent_dim)
     if TIMING:
         print(f"timing: decoder fragment {1000 * (time.perf_counter() - started):.2f} ms", file=sys.stderr, flush=True)
 
@@ -56,28 +55,30 @@ def main() -> None:
     if choice is None:
         panels.no_checkpoint()
         return
-    loaded, split, mu, logvar = panels.load_or_stop(choice)
-    panels.show_model_card(loaded)
-    panels.reset_state_for(loaded, mu)
-    link.apply_view(loaded.latent_dim, len(mu), panels.set_z, panels.choose)  # a shared or reloaded link, once per session
-    opts = panels.view_options(loaded.latent_dim)
-    proj = panels.projection_for(opts, mu)
-    use_live = live.sidebar_toggle(loaded.model)
+    view = panels.open_or_stop(choice)  # from the disk snapshot: no torch needed to draw this page
+    panels.show_model_card(view)
+    panels.reset_state_for(view)
+    link.apply_view(view.latent_dim, len(view.mu), panels.set_z, panels.choose)  # a shared or reloaded link
+    opts = panels.view_options(view.latent_dim)
+    proj = panels.projection_for(opts, view.mu)
+    use_live = live.sidebar_toggle(view.live_supported)
 
     # lazy tabs: only the open tab's content runs, so a slider move does not redraw the canvas
     explore, canvas, interpolate = st.tabs(["Explore", "Canvas", "Interpolate"], key="tab", on_change="rerun")
     if explore.open:
         with explore:
-            explore_tab(loaded, split, mu, logvar, proj, opts, use_live)
+            explore_tab(view, proj, opts, use_live)
     if canvas.open:
         with canvas:
-            panels.canvas_tab(loaded)
+            panels.canvas_tab(view)
     if interpolate.open:
         with interpolate:
-            panels.interpolation_tab(loaded, split, mu)
-    link.write(loaded.name, loaded.latent_dim)
+            panels.interpolation_tab(view)
+    link.write(view.name, view.latent_dim)
+    serving.warm_torch()  # the page is out: load torch in the background for what needs it later
     if TIMING:
         print(f"timing: imports {_IMPORTED - _STARTED:.3f} s, run {time.perf_counter() - _IMPORTED:.3f} s, "
               f"imports done at {_IMPORTED_AT * 1000:.1f} ms", file=sys.stderr, flush=True)
+
 
 main()

@@ -6,8 +6,6 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from explorer import models
-
 COLS = 100  # digits per atlas row, as in hover.js
 _component = st.components.v2.component(
     "vae_map_hover", js=(Path(__file__).parent / "hover.js").read_text(), css=":host { display: none; }")
@@ -16,6 +14,7 @@ _component = st.components.v2.component(
 @st.cache_resource(show_spinner=False, max_entries=4)
 def atlas_png(dataset: str) -> bytes:
     """All test images [N, 28, 28] tiled COLS a row in index order, one greyscale PNG (~1.9 MB for MNIST)."""
+    from explorer import models  # torch; the page asks for the atlas only once it is idle
     x = models.test_split(dataset)[0].images.numpy()
     rows = -(-len(x) // COLS)
     x = np.concatenate([x, np.zeros((rows * COLS - len(x), 28, 28), np.uint8)])

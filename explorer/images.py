@@ -3,13 +3,12 @@ import base64
 import io
 
 import numpy as np
-import torch
 from PIL import Image
 
-from vae_core.figures import tile
+from vae_core.tiles import tile
 
 
-def to_png(pixels: torch.Tensor | np.ndarray, scale: int = 1) -> bytes:
+def to_png(pixels, scale: int = 1) -> bytes:
     """pixels: [H, W] or [1, H, W] in [0, 1] -> PNG bytes, each pixel a scale x scale block."""
     a = np.asarray(pixels, dtype=np.float32).reshape(pixels.shape[-2:])
     img = Image.fromarray(np.rint(np.clip(a, 0, 1) * 255).astype(np.uint8), mode="L")
@@ -20,8 +19,10 @@ def to_png(pixels: torch.Tensor | np.ndarray, scale: int = 1) -> bytes:
     return buf.getvalue()
 
 
-def grid_png(images: torch.Tensor, nrow: int, scale: int = 1, padding: int = 1) -> bytes:
-    """images: [N, 1, 28, 28] in [0, 1] -> one PNG of the tiles, nrow per row."""
+def grid_png(images: np.ndarray, nrow: int, scale: int = 1, padding: int = 1) -> bytes:
+    """images: [N, 1, 28, 28] or [N, 28, 28] in [0, 1] -> one PNG of the tiles, nrow per row."""
+    images = np.asarray(images, np.float32)
+    images = images[:, None] if images.ndim == 3 else images
     grid = tile(images, nrow=nrow, padding=padding, pad_value=0.35)[0]
     return to_png(grid, scale)
 

@@ -1,118 +1,31 @@
-"""Finding, loading and caching checkpoints, their test data and their encodings for the app."""
-import os
-import stat
-from dataclasses import dataclass
+"""The torch side of the app: loading a checkpoint's model, the test images, and building the
+snapshot (explorer/snapshot.py) that lets every later start draw the page without torch."""
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 import torch
 
+from explorer import panels, snapshot, weights
+from explorer.picker import REPO, resolve
 from vae_core import data
-from vae_core.checkpoint import MAX_BYTES, load_checkpoint
+from vae_core.checkpoint import CheckpointError, load_checkpoint
 from vae_core.figures import encode_all
+from vae_core.sealed import file_digest
 from vae_core.model import VAE
-
-REPO = Path(__file__).resolve().parent.parent
-HOME_ENV = "VAE_EXPLORER_HOME"  # the folder holding checkpoints/ and runs/ (default: the repo)
-CHECKPOINT_DIRS = ("checkpoints", "runs")  # the only folders the picker reads
-DEFAULT_CHECKPOINT = "checkpoints/mnist-mlp-z2.pt"
-
-
-def home() -> Path:
-    return Path(os.environ.get(HOME_ENV, REPO)).resolve()
-
-
-def find_checkpoints(repo: Path | None = None) -> list[str]:
-    """Checkpoint files (*.pt) under the picker's folders, as repo-relative paths, default first.
-    Only what `scan` accepts; listed again at most every 2 s (not walked on every rerun)."""
-    return list(_scan(home() if repo is None else Path(repo))[0])
-
-
-def refused_checkpoints(repo: Path | None = None) -> list[tuple[str, str]]:
-    """(repo-relative path, why) for each *.pt file the picker saw but does not offer."""
-    return list(_scan(home() if repo is None else Path(repo))[1])
-
-
-def forget_checkpoint_list() -> None:
-    _scan.clear()
-
-
-@st.cache_resource(ttl=2, show_spinner=False)  # resource: no copy of the result per call
-def _scan(repo: Path) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
-    return scan(repo)
-
-
-def scan(repo: Path) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
-    """Walk checkpoints/ and runs/ without following any symlink. Offered: visible regular *.pt
-    files with one link, up to the loader's size limit. Refused, with the reason: the same files
-    over the limit or hard-linked, and a top folder that is itself a symlink. Hidden files and
-    folders (a run's `.model.pt.*.tmp` among them) and symlinks inside are passed over silently."""
-    offered, refused = [], []
-    for folder in CHECKPOINT_DIRS:
-        top = repo / folder
-        if top.is_symlink():
-            refused.append((f"{folder}/", "a symlink: not followed"))
-            continue
-        for dirpath, dirnames, filenames in os.walk(top):  # followlinks=False: symlinked folders stay shut
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                if name.startswith(".") or not name.endswith(".pt"):
-                    continue
-                path = Path(dirpath) / name
-                rel = f"{folder}/{path.relative_to(top).as_posix()}"
-                try:
-                    st_ = path.lstat()
-                except OSError:
-                    continue
-                if not stat.S_ISREG(st_.st_mode):
-                    continue  # a symlink, fifo, device...
-                if st_.st_nlink > 1:
-                    refused.append((rel, "a hard link: refused"))
-                elif st_.st_size > MAX_BYTES:
-                    refused.append((rel, f"{st_.st_size / 2**20:,.0f} MB, over the {MAX_BYTES / 2**20:,.0f} MB limit"))
-                else:
-                    offered.append(rel)
-    offered.sort(key=lambda p: (p != DEFAULT_CHECKPOINT, not p.startswith("checkpoints/"), p))
-    return tuple(offered), tuple(refused)
-
-
-def resolve(choice: str, repo: Path | None = None) -> Path:
-    """The file behind a picker entry; refuses anything that is not one of find_checkpoints()."""
-    repo = home() if repo is None else repo
-    if choice not in find_checkpoints(repo):
-        raise ValueError(f"{choice!r} is not a checkpoint in {' or '.join(CHECKPOINT_DIRS)}/")
-    return repo / choice
-
-
-@dataclass
-class Loaded:
-    """A checkpoint ready to explore."""
-    name: str  # repo-relative path, shown in the UI
-    ident: str  # name + modification time: the cache key of everything derived from it
-    model: VAE
-    payload: dict  # the checkpoint's plain data (config, metrics, dataset, ...)
-
-    @property
-    def dataset(self) -> str:
-        return self.payload.get("dataset", "mnist")
-
-    @property
-    def latent_dim(self) -> int:
-        return self.model.cfg.latent_dim
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def _load(path: str, mtime: float) -> tuple[VAE, dict]:
+def _load(path: str, digest: str) -> tuple[VAE, dict]:
     model, payload = load_checkpoint(Path(path))
+    if file_digest(Path(path)) != digest:
+        raise CheckpointError(path, "changed while it was being opened; pick it again")
     return model, payload
 
 
-def load(choice: str) -> Loaded:
-    path = resolve(choice)
-    mtime = path.stat().st_mtime
-    model, payload = _load(str(path), mtime)
-    return Loaded(choice, f"{choice}@{mtime}", model, payload)
+def model_for(view: snapshot.Snapshot) -> VAE:
+    """The torch model behind a snapshot (loaded once per checkpoint content, shared)."""
+    return _load(str(resolve(view.name)), view.digest)[0]
 
 
 @st.cache_resource(show_spinner="Loading the test set…")
@@ -122,14 +35,43 @@ def test_split(dataset: str) -> tuple[data.Split, torch.Tensor]:
     return split, split.floats()
 
 
-@st.cache_resource(show_spinner="Encoding the 10,000 test digits…", max_entries=8)
-def encodings(_model: VAE, ident: str, dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and log-variances of every test image, [N, D] each (read-only); once per
-    checkpoint and shared, not copied, on every rerun."""
+def encodings(model: VAE, dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and log-variances of every test image, [N, D] float32 each."""
     _, x = test_split(dataset)
-    mu, logvar = (t.numpy() for t in encode_all(_model, x))
-    mu.flags.writeable = logvar.flags.writeable = False
+    mu, logvar = (t.numpy() for t in encode_all(model, x))
     return mu, logvar
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)  # also where the cache folder cannot be written
+def build_snapshot(name: str, path: str, digest: str) -> snapshot.Snapshot:
+    """Everything the first page needs, computed with torch once per checkpoint content and stored."""
+    model, payload = _load(path, digest)
+    dataset = payload.get("dataset", "mnist")
+    split, _ = test_split(dataset)
+    mu, logvar = encodings(model, dataset)
+    labels = split.labels.numpy()
+    blob = b""
+    if weights.decoder_ops(model) is not None:
+        blob = weights.pack_for(model, mu, labels, len(split.classes), ident=f"{name}@{digest[:16]}", pad_dims=(0, 1),
+                                fold_after=panels.FOLD_SLIDERS_AFTER)
+    snap = snapshot.Snapshot(name, digest, dataset, dict(payload["config"]), dict(payload.get("metrics", {})),
+                             payload["integrity"], mu, logvar, labels, list(split.classes), blob)
+    snapshot.write(snap)
+    for a in (mu, logvar, labels):
+        a.flags.writeable = False
+    return snap
+
+
+@st.cache_resource(show_spinner="Packing the decoder for the page…", max_entries=8)  # 3 MB: shared
+def _live_blob(_view, ident: str, pad_dims: tuple) -> bytes:
+    model = model_for(_view)
+    return weights.pack_for(model, _view.mu, _view.labels, len(_view.classes), ident=ident, pad_dims=pad_dims,
+                            fold_after=panels.FOLD_SLIDERS_AFTER)
+
+
+def live_blob(view: snapshot.Snapshot, pad_dims: tuple) -> bytes:
+    """The live decoder's blob for a pad over other dims than the snapshot's (0, 1)."""
+    return _live_blob(view, view.ident, tuple(pad_dims))
 
 
 @torch.inference_mode()

@@ -7,13 +7,13 @@ import sys
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
-from explorer import figures, images, link, map_overlays, models
-from explorer.projection import Projection, axes, pca
-from vae_core.checkpoint import CheckpointError
-from vae_core.data import DataError
-from vae_core.figures import SPACINGS, canvas
+from explorer import figures, images, link, map_overlays, picker, snapshot
+from explorer.projection import Projection, axes, pca, slider_ranges
+from explorer.snapshot import Snapshot
+from vae_core.sealed import CheckpointError
+
+SPACINGS = ("uniform", "gaussian")  # as vae_core.figures.latent_mesh takes them
 
 DIGIT_SCALE = 10  # 28 px -> 280 px, nearest neighbour
 FOLD_SLIDERS_AFTER = 8
@@ -23,15 +23,15 @@ log = logging.getLogger("explorer")
 
 # ---------------------------------------------------------------- state -----
 
-def reset_state_for(loaded: models.Loaded, mu: np.ndarray) -> None:
+def reset_state_for(view: Snapshot) -> None:
     """Start each checkpoint at the prior mean, with nothing selected."""
-    if st.session_state.get("state_for") == loaded.ident:
+    if st.session_state.get("state_for") == view.ident:
         return
-    ranges = slider_ranges(mu)
-    d = loaded.latent_dim
+    ranges = slider_ranges(view.mu)
+    d = view.latent_dim
     for key in [k for k in st.session_state if str(k).startswith("zs_")]:
         del st.session_state[key]
-    st.session_state.update(state_for=loaded.ident, z=[0.0] * d, z_version=0, selected=None, A=0, B=1,
+    st.session_state.update(state_for=view.ident, z=[0.0] * d, z_version=0, selected=None, A=0, B=1,
                             ab_chosen=[], ranges=ranges.tolist())
     st.session_state.pop("z_pushed", None)  # the live widget's last pushed point belonged to the old model
 
@@ -72,19 +72,13 @@ def ab_chosen() -> bool:
     return len(st.session_state.get("ab_chosen", [])) == 2
 
 
-def slider_ranges(mu: np.ndarray) -> np.ndarray:
-    """Per-dim [lo, hi] covering the test means and the prior's +-3 sigma: [D, 2]."""
-    reach = np.maximum(3.0, np.ceil(np.quantile(np.abs(mu), 0.999, axis=0) * 2) / 2)
-    return np.stack([-reach, reach], 1)
-
-
 # -------------------------------------------------------------- sidebar -----
 
 def pick_checkpoint() -> str | None:
     """The checkpoint picker: only files under checkpoints/ and runs/. None when there are none."""
     st.sidebar.header("Model")
-    choices = models.find_checkpoints()
-    refused = models.refused_checkpoints()
+    choices = picker.find_checkpoints()
+    refused = picker.refused_checkpoints()
     if refused:
         st.sidebar.caption("Not offered: " + "; ".join(f"`{name}` ({why})" for name, why in refused[:5])
                            + (f"; and {len(refused) - 5} more" if len(refused) > 5 else ""))
@@ -95,12 +89,12 @@ def pick_checkpoint() -> str | None:
                                 help="Files found in checkpoints/ and runs/ (train more with train.py)")
 
 
-def show_model_card(loaded: models.Loaded) -> None:
-    cfg, metrics = loaded.model.cfg, loaded.payload.get("metrics", {})
-    if loaded.payload.get("integrity") == "legacy":
+def show_model_card(view: Snapshot) -> None:
+    cfg, metrics = view.config, view.metrics
+    if view.integrity == "legacy":
         st.sidebar.caption("This file was written before checkpoints carried a digest, so damage to it "
                            "cannot be detected; re-save it with train.py to add one.")
-    st.sidebar.caption(f"**{loaded.dataset}** · {cfg.arch} · latent {cfg.latent_dim} · hidden {cfg.hidden}")
+    st.sidebar.caption(f"**{view.dataset}** · {cfg['arch']} · latent {cfg['latent_dim']} · hidden {cfg['hidden']}")
     rows = {"test -ELBO": metrics.get("test_neg_elbo"), "test NLL": metrics.get("test_nll"),
             "test KL": metrics.get("test_kl"), "epochs": metrics.get("epochs")}
     rows.update({f"IW-{k[7:]} bound": v for k, v in metrics.items() if k.startswith("test_iw")})
@@ -142,7 +136,7 @@ def no_checkpoint() -> None:
              "or run `python train.py --help` in a terminal for more choices.")
     if st.button("Train the default model", type="primary"):
         train_in_subprocess(["--epochs", "10", "--iw-samples", "0", "--out", "runs/mnist-mlp-z2"], 10)
-        models.forget_checkpoint_list()
+        picker.forget_checkpoint_list()
         st.rerun()
 
 
@@ -160,9 +154,9 @@ def training_allowed() -> bool:
 def train_in_subprocess(args: list[str], epochs: int) -> None:
     """Run train.py (the app itself holds no training code), following its epoch lines."""
     bar = st.progress(0.0, text="Starting training…")
-    data_root = models.REPO / models.data.default_root()
-    proc = subprocess.Popen([sys.executable, str(models.REPO / "train.py"), *args, "--data-root", str(data_root)],
-                            cwd=models.home(),
+    data_root = picker.REPO / os.environ.get("VAE_DATA_ROOT", "data")
+    proc = subprocess.Popen([sys.executable, str(picker.REPO / "train.py"), *args, "--data-root", str(data_root)],
+                            cwd=picker.home(),
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     done = 0
     for line in proc.stdout:
@@ -175,32 +169,67 @@ def train_in_subprocess(args: list[str], epochs: int) -> None:
     bar.progress(1.0, text="Done")
 
 
-def load_or_stop(choice: str) -> tuple[models.Loaded, "models.data.Split", np.ndarray, np.ndarray]:
-    """Load the checkpoint, its test set and encodings, or show one clear error and stop."""
+def open_or_stop(choice: str) -> Snapshot:
+    """The checkpoint's snapshot: from the disk cache without torch, else built with torch (once per
+    checkpoint content) and stored. A problem is one clear line and the page stops there."""
     try:
-        loaded = models.load(choice)
-        split, _ = models.test_split(loaded.dataset)
-        mu, logvar = models.encodings(loaded.model, loaded.ident, loaded.dataset)
+        path = picker.resolve(choice)
+        digest = snapshot.digest_of(str(path), snapshot.stamp(path))
+        try:
+            view = snapshot.cached(choice, digest)
+        except LookupError:
+            with st.spinner("Opening the checkpoint and encoding the 10,000 test digits (once per checkpoint)…"):
+                from explorer import models  # torch
+                from vae_core.data import DataError
+                try:
+                    view = models.build_snapshot(choice, str(path), digest)
+                except DataError as e:
+                    log.warning("test data for %s unavailable: %s", choice, e)
+                    st.error(DATA_PROBLEM)
+                    st.stop()
     except CheckpointError as e:
         log.warning("checkpoint %s refused: %s", choice, e)  # the full story, with paths, for the server log
         st.error(f"`{choice}`: {e.problem}")
         st.stop()
+    except (ValueError, OSError) as e:  # a picker entry that vanished
+        log.warning("checkpoint %s unavailable: %s", choice, e)
+        st.error(f"`{choice}` is no longer there; pick another.")
+        st.stop()
+    return view
+
+
+DATA_PROBLEM = "The test images for this checkpoint are missing or damaged; the server log says how to rebuild them."
+
+
+def test_images(view: Snapshot):
+    """The test images [N, 1, 28, 28] (torch), or None after one clear line when they cannot be read."""
+    from explorer import models
+    from vae_core.data import DataError
+    try:
+        return models.test_split(view.dataset)[1]
     except DataError as e:
-        log.warning("test data for %s unavailable: %s", choice, e)
-        st.error("The test images for this checkpoint are missing or damaged; the server log says how to "
-                 "rebuild them.")
-        st.stop()
-    except ValueError as e:  # a picker entry that vanished
-        st.error(str(e))
-        st.stop()
-    return loaded, split, mu, logvar
+        log.warning("test data for %s unavailable: %s", view.name, e)
+        st.error(DATA_PROBLEM)
+        return None
+
+
+def torch_model(view: Snapshot):
+    """The view's torch model (imports torch on first use)."""
+    from explorer import models
+    return models.model_for(view)
+
+
+def decode(view: Snapshot, z: np.ndarray) -> np.ndarray:
+    """z: [N, D] -> pixel means [N, 28, 28] with the view's model."""
+    from explorer import models
+    return models.decode(models.model_for(view), z)
 
 
 # ------------------------------------------------------------- decoder ------
 
-def server_decoder(loaded: models.Loaded) -> None:
+def server_decoder(view: Snapshot) -> None:
     """One slider per latent dim (folded after 8); decodes on the server on release."""
-    d, ranges = loaded.latent_dim, st.session_state["ranges"]
+    d, ranges = view.latent_dim, st.session_state["ranges"]
 
     def on_slide():
         z = [st.session_state.get(f"zs_{i}") for i in range(d)]
@@ -220,12 +249,12 @@ def server_decoder(loaded: models.Loaded) -> None:
                 slider(st, i)
 
 
-def digit_view(loaded: models.Loaded, live: bool) -> None:
+def digit_view(view: Snapshot, live: bool) -> None:
     """The decoded digit at z (server-side), its z values, prior sampling and a PNG download."""
     z = np.asarray(st.session_state["z"])
 
     def png() -> bytes:
-        return images.to_png(models.decode(loaded.model, z)[0], DIGIT_SCALE)
+        return images.to_png(decode(view, z)[0], DIGIT_SCALE)
 
     if not live:  # inline: no media-file round trip before the new digit can show
         st.image(images.inline(png()), width=280)
@@ -241,38 +270,38 @@ def digit_view(loaded: models.Loaded, live: bool) -> None:
 # ----------------------------------------------------------------- map ------
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _underlay_uri(_model, ident: str, center: tuple, W: tuple, extent: tuple, n: int = 24) -> str:
+def _underlay_uri(_view, ident: str, center: tuple, W: tuple, extent: tuple, n: int = 24) -> str:
     proj = Projection(np.asarray(center), np.asarray(W), ("", ""))
     x0, x1, y0, y1 = extent
     xs, ys = np.linspace(x0, x1, n), np.linspace(y1, y0, n)  # top row first
     xy = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
-    tiles = models.decode(_model, proj.from_xy(xy))
-    png = images.grid_png(torch.from_numpy(tiles).unsqueeze(1), nrow=n, padding=0)
+    tiles = decode(_view, proj.from_xy(xy))
+    png = images.grid_png(tiles, nrow=n, padding=0)
     return images.inline(png)
 
 
-def map_figure(loaded: models.Loaded, split, mu: np.ndarray, proj: Projection, opts: dict) -> go.Figure:
+def map_figure(view: Snapshot, proj: Projection, opts: dict) -> go.Figure:
     """The map figure for this checkpoint and view, built once and shared by every session (it is
     only read: overlays move in the page)."""
-    return _map_figure(loaded, split, mu, proj, loaded.ident, proj.titles, proj.center.tobytes(),
+    return _map_figure(view, proj, view.ident, proj.titles, proj.center.tobytes(),
                        proj.W.tobytes(), opts["underlay"], opts["contours"])
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _map_figure(_loaded, _split, _mu, _proj, ident: str, titles: tuple, center: bytes, W: bytes,
+def _map_figure(_view, _proj, ident: str, titles: tuple, center: bytes, W: bytes,
                 underlay: bool, contours: bool) -> go.Figure:
-    loaded, split, mu, proj = _loaded, _split, _mu, _proj
-    xy = proj.to_xy(mu)
-    fig = figures.latent_map(xy, split.labels.numpy(), split.classes, axis_titles=proj.titles)
+    view, proj = _view, _proj
+    xy = proj.to_xy(view.mu)
+    fig = figures.latent_map(xy, view.labels, view.classes, axis_titles=proj.titles)
     if underlay:
         lo, hi = xy.min(0) - 0.3, xy.max(0) + 0.3
         extent = (lo[0], hi[0], lo[1], hi[1])
-        uri = _underlay_uri(loaded.model, loaded.ident, tuple(proj.center), tuple(map(tuple, proj.W)), extent)
+        uri = _underlay_uri(view, view.ident, tuple(proj.center), tuple(map(tuple, proj.W)), extent)
         figures.add_underlay(fig, uri, extent)
         fig.update_xaxes(range=[lo[0], hi[0]])
         fig.update_yaxes(range=[lo[1], hi[1]])
     if contours:
-        figures.add_prior_contours(fig, proj.to_xy(np.zeros(loaded.latent_dim)))
+        figures.add_prior_contours(fig, proj.to_xy(np.zeros(view.latent_dim)))
     return fig
 
 
@@ -289,8 +318,9 @@ def latent_map(fig: go.Figure) -> None:
             st.session_state["selected"] = picked
 
 
-def sync_map_overlays(mu: np.ndarray, logvar: np.ndarray, proj: Projection) -> None:
+def sync_map_overlays(view: Snapshot, proj: Projection) -> None:
     """Move the map's decoder point, the selected digit's ±2σ ellipse and the A-B paths."""
+    mu, logvar = view.mu, view.logvar
     sel, z = st.session_state["selected"], np.asarray(st.session_state["z"])
     a, b = mu[st.session_state["A"]], mu[st.session_state["B"]]
     t = np.linspace(0, 1, st.session_state.get("interp_k", 8)) if ab_chosen() else np.zeros(0)
@@ -305,21 +335,25 @@ def sync_map_overlays(mu: np.ndarray, logvar: np.ndarray, proj: Projection) -> N
 
 # ------------------------------------------------------------ selection -----
 
-def selection_panel(loaded: models.Loaded, split, x: torch.Tensor, mu: np.ndarray, logvar: np.ndarray) -> None:
+def selection_panel(view: Snapshot) -> None:
     """Original | reconstruction from the posterior mean | reconstructions from posterior samples."""
     idx = st.session_state["selected"]
     if idx is None:
         st.info("Click a point on the map to see that digit and its reconstructions.")
         return
-    label = split.classes[int(split.labels[idx])]
+    mu, logvar = view.mu, view.logvar
+    label = view.classes[int(view.labels[idx])]
     st.subheader(f"Test digit #{idx} · {label}")
     rng = np.random.default_rng(idx)
     samples = mu[idx] + rng.standard_normal((5, mu.shape[1])) * np.exp(0.5 * logvar[idx])
-    decoded = models.decode(loaded.model, np.vstack([mu[idx][None], samples]))
+    x = test_images(view)
+    if x is None:
+        return
+    decoded = decode(view, np.vstack([mu[idx][None], samples]))
     cols = st.columns([1, 1, 3])
     cols[0].image(images.inline(images.to_png(x[idx, 0], 4)), caption="original", width=112)
     cols[1].image(images.inline(images.to_png(decoded[0], 4)), caption="from posterior mean", width=112)
-    cols[2].image(images.inline(images.grid_png(torch.from_numpy(decoded[1:]).unsqueeze(1), nrow=5, scale=4)),
+    cols[2].image(images.inline(images.grid_png(decoded[1:], nrow=5, scale=4)),
                   caption="from 5 posterior samples (dotted ellipse: ±2σ)")
     c1, c2, c3 = st.columns(3)
     c1.button("Decode this point", on_click=set_z, args=(mu[idx],), use_container_width=True, type="primary")
@@ -330,13 +364,14 @@ def selection_panel(loaded: models.Loaded, split, x: torch.Tensor, mu: np.ndarra
 # -------------------------------------------------------- canvas / paths ----
 
 @st.cache_data(show_spinner="Decoding the canvas…", max_entries=32)
-def _canvas_png(_model, ident: str, n: int, extent: float, spacing: str, dims: tuple[int, int]) -> bytes:
-    return images.to_png(canvas(_model, n, extent, spacing, dims), 2)
+def _canvas_png(_view, ident: str, n: int, extent: float, spacing: str, dims: tuple[int, int]) -> bytes:
+    from vae_core.figures import canvas
+    return images.to_png(canvas(torch_model(_view), n, extent, spacing, dims), 2)
 
 
-def canvas_tab(loaded: models.Loaded) -> None:
+def canvas_tab(view: Snapshot) -> None:
     """The seed's n x n grid of decodes over a latent mesh."""
-    d = loaded.latent_dim
+    d = view.latent_dim
     c1, c2, c3 = st.columns(3)
     n = c1.slider("Grid size n", 3, 30, 15, key="canvas_n")
     spacing = c2.radio("Spacing", SPACINGS, horizontal=True, key="canvas_spacing",
@@ -348,7 +383,7 @@ def canvas_tab(loaded: models.Loaded) -> None:
         dims = (c1.selectbox("Horizontal", range(d), 0, key="canvas_i", format_func=lambda k: f"z{k}"),
                 c2.selectbox("Vertical", range(d), 1, key="canvas_j", format_func=lambda k: f"z{k}"))
         st.caption("The other latent dims are held at 0, the prior mean.")
-    png = _canvas_png(loaded.model, loaded.ident, n, extent, spacing, dims)
+    png = _canvas_png(view, view.ident, n, extent, spacing, dims)
     st.image(images.inline(png), caption=f"z{dims[0]} left→right, z{dims[1]} bottom→top", width=min(56 * n, 840))
     st.download_button("Download canvas PNG", lambda: png, file_name=f"canvas_{n}x{n}_{spacing}.png",
                        mime="image/png", on_click="ignore")
@@ -368,23 +403,24 @@ def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     return (np.sin((1 - t) * omega)[:, None] * a[None] + np.sin(t * omega)[:, None] * b[None]) / s
 
 
-def interpolation_tab(loaded: models.Loaded, split, mu: np.ndarray) -> None:
+def interpolation_tab(view: Snapshot) -> None:
     """Decodes along the line (and the great circle) between the means of test digits A and B."""
+    mu, labels, classes = view.mu, view.labels, view.classes
     n = len(mu)
     c1, c2, c3 = st.columns(3)
     a = c1.number_input("A (test index)", 0, n - 1, key="A", help="Or click a point and press 'Set as A'",
                         on_change=choose, args=("A",))
     b = c2.number_input("B (test index)", 0, n - 1, key="B", on_change=choose, args=("B",))
     k = c3.slider("Steps", 3, 16, 8, key="interp_k")
-    st.caption(f"A = #{a} ({split.classes[int(split.labels[a])]}), B = #{b} ({split.classes[int(split.labels[b])]}); "
+    st.caption(f"A = #{a} ({classes[int(labels[a])]}), B = #{b} ({classes[int(labels[b])]}); "
                + ("both paths are drawn on the map (dashed: spherical)" if ab_chosen() else
                 "choose A and B (here, or with 'Set as A/B' under a clicked digit) to see both paths on the map"))
-    for name, png in zip(("Linear", "Spherical"), _interpolation_pngs(loaded.model, loaded.ident, mu[a], mu[b], k)):
+    for name, png in zip(("Linear", "Spherical"), _interpolation_pngs(view, view.ident, mu[a], mu[b], k)):
         st.image(images.inline(png), caption=name)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _interpolation_pngs(_model, ident: str, a: np.ndarray, b: np.ndarray, k: int) -> tuple[bytes, bytes]:
+def _interpolation_pngs(_view, ident: str, a: np.ndarray, b: np.ndarray, k: int) -> tuple[bytes, bytes]:
     t = np.linspace(0, 1, k)
-    return tuple(images.grid_png(torch.from_numpy(models.decode(_model, path)).unsqueeze(1), nrow=k, scale=3)
+    return tuple(images.grid_png(decode(_view, path), nrow=k, scale=3)
                  for path in (lerp(a, b, t), slerp(a, b, t)))

@@ -41,3 +41,9 @@ def pca(points: np.ndarray) -> Projection:
     _, s, vt = np.linalg.svd(points - center, full_matrices=False)
     var = s ** 2 / max((s ** 2).sum(), 1e-12)
     return Projection(center, vt[:2].T, (f"PC1 ({var[0]:.0%} of variance)", f"PC2 ({var[1]:.0%})"))
+
+
+def slider_ranges(mu: np.ndarray) -> np.ndarray:
+    """Per-dim [lo, hi] covering the test means and the prior's +-3 sigma: [D, 2]."""
+    reach = np.maximum(3.0, np.ceil(np.quantile(np.abs(mu), 0.999, axis=0) * 2) / 2)
+    return np.stack([-reach, reach], 1)

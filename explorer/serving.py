@@ -1,7 +1,9 @@
 """Process-wide settings for serving many sessions from one server; applied once, on first import."""
 import ctypes
 import ctypes.util
+import importlib
 import logging
+import threading
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
 ARENAS = 2
@@ -18,6 +20,22 @@ def limit_malloc_arenas(n: int = ARENAS) -> bool:
     except (OSError, AttributeError):
         logging.getLogger("explorer").info("mallopt not available: malloc arenas left as they are")
         return False
+
+
+_warming = threading.Lock()
+_warm_started = False
+
+
+def warm_torch() -> None:
+    """Import the torch side of the app in a background thread, once per process: the first page is
+    drawn without it, and a click or a server-decoded slider later finds it loaded."""
+    global _warm_started
+    with _warming:
+        if _warm_started:
+            return
+        _warm_started = True
+    threading.Thread(target=importlib.import_module, args=("explorer.models",), name="warm-torch",
+                     daemon=True).start()
 
 
 limit_malloc_arenas()

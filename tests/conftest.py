@@ -1,9 +1,12 @@
 """Shared fixtures: tiny models, synthetic images, and the real MNIST test split when a test needs it."""
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars are for people, not test logs; set before tqdm loads
+# the app's snapshot cache (explorer/snapshot.py): a fresh one per test session, never ~/.cache
+os.environ["VAE_EXPLORER_CACHE"] = tempfile.mkdtemp(prefix="vae-explorer-cache-")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -10,18 +10,18 @@ from streamlit.runtime.context import ContextProxy
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
-from explorer import live, models, panels
+from explorer import models, panels, picker, snapshot, weights
 from vae_core import data
-from vae_core.checkpoint import save_checkpoint
+from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.model import VAE, VAEConfig
 
 APP = str(ROOT / "explorer" / "app.py")
-SHIPPED = ROOT / models.DEFAULT_CHECKPOINT
+SHIPPED = ROOT / picker.DEFAULT_CHECKPOINT
 
 
 def app(home=None, monkeypatch=None) -> AppTest:
     if home is not None:
-        monkeypatch.setenv(models.HOME_ENV, str(home))
+        monkeypatch.setenv(picker.HOME_ENV, str(home))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception, at.exception
@@ -36,8 +36,16 @@ def tiny_home(tmp_path, monkeypatch):
                     dataset="mnist", metrics={"test_neg_elbo": 500.0})
     save_checkpoint(tmp_path / "runs" / "conv" / "model.pt", VAE(VAEConfig(arch="conv", hidden=[16],
                     conv_channels=[4, 8])), dataset="mnist")
-    monkeypatch.setenv(models.HOME_ENV, str(tmp_path))
+    monkeypatch.setenv(picker.HOME_ENV, str(tmp_path))
+    fresh_snapshots(tmp_path, monkeypatch)
     return tmp_path
+
+
+def fresh_snapshots(tmp_path, monkeypatch) -> None:
+    """An empty snapshot cache on disk and in memory: each test builds what it opens."""
+    monkeypatch.setenv(snapshot.CACHE_ENV, str(tmp_path / "snapshot-cache"))
+    models.build_snapshot.clear()
+    snapshot.cached.clear()
 
 
 def image_urls(at) -> list[str]:
@@ -55,7 +63,7 @@ def pick(at, index: int) -> None:
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped checkpoint")
 def test_opens_with_the_shipped_model():
     at = app()
-    assert at.sidebar.selectbox(key="ckpt").value == models.DEFAULT_CHECKPOINT
+    assert at.sidebar.selectbox(key="ckpt").value == picker.DEFAULT_CHECKPOINT
     assert at.get("plotly_chart"), "no latent map"
     assert at.session_state["z"] == [0.0, 0.0]
     assert "test -ELBO" in at.sidebar.markdown[0].value
@@ -65,7 +73,7 @@ def test_opens_with_the_shipped_model():
 def test_higher_dim_checkpoint_folds_sliders_after_the_eighth(tiny_home, monkeypatch):
     torch.manual_seed(0)
     save_checkpoint(tiny_home / "runs" / "z10.pt", VAE(VAEConfig(latent_dim=10, hidden=[16])), dataset="mnist")
-    models.forget_checkpoint_list()
+    picker.forget_checkpoint_list()
     at = app()
     at.sidebar.selectbox(key="ckpt").set_value("runs/z10.pt").run()
     assert at.sidebar.radio(key="plane").value == "PCA of the means"
@@ -110,8 +118,8 @@ def test_clicking_a_point_shows_the_reconstruction_panel(tiny_home):
     assert any(h.value.startswith("Test digit #123") for h in at.subheader)
     decode_here = next(b for b in at.button if b.label == "Decode this point")
     decode_here.click().run()
-    mu = models.encodings(models.load("checkpoints/tiny-z5.pt").model, models.load("checkpoints/tiny-z5.pt").ident,
-                          "mnist")[0]
+    model, _ = load_checkpoint(tiny_home / "checkpoints" / "tiny-z5.pt")
+    mu = models.encodings(model, "mnist")[0]
     np.testing.assert_allclose(at.session_state["z"], mu[123], atol=5e-3)
 
 
@@ -123,7 +131,7 @@ def test_conv_checkpoint_decodes_live_too(tiny_home):
 
 
 def test_decoder_the_page_cannot_run_falls_back_to_server_decoding(tiny_home, monkeypatch):
-    monkeypatch.setattr(live, "decoder_ops", lambda model: None)  # as for a layer live.js lacks
+    monkeypatch.setattr(weights, "decoder_ops", lambda model: None)  # as for a layer live.js lacks
     at = app()
     at.sidebar.selectbox(key="ckpt").set_value("runs/conv/model.pt").run()
     assert at.sidebar.toggle[0].value is False and at.sidebar.toggle[0].disabled
@@ -138,10 +146,10 @@ def test_picker_offers_nothing_outside_its_folders(tmp_path):
     for p in ("checkpoints/a.pt", "runs/r1/model.pt", "elsewhere/secret.pt", "checkpoints/notes.txt"):
         (tmp_path / p).write_bytes(b"x")
     (tmp_path / "checkpoints" / "link.pt").symlink_to(tmp_path / "elsewhere" / "secret.pt")
-    assert models.find_checkpoints(tmp_path) == ["checkpoints/a.pt", "runs/r1/model.pt"]
+    assert picker.find_checkpoints(tmp_path) == ["checkpoints/a.pt", "runs/r1/model.pt"]
     for bad in ("elsewhere/secret.pt", "checkpoints/../elsewhere/secret.pt", "/etc/passwd", "checkpoints/link.pt"):
         with pytest.raises(ValueError):
-            models.resolve(bad, tmp_path)
+            picker.resolve(bad, tmp_path)
 
 
 def test_bad_checkpoint_gives_one_clear_error(tmp_path, monkeypatch):
@@ -184,14 +192,14 @@ def test_picker_lists_visible_regular_files_and_says_what_it_refused(tmp_path, m
     (outside / "deep" / "stranger.pt").write_bytes(good.read_bytes())
     (tmp_path / "runs").symlink_to(outside, target_is_directory=True)
     (tmp_path / "checkpoints" / "linked-dir").symlink_to(outside, target_is_directory=True)
-    offered, refused = models.scan(tmp_path)
+    offered, refused = picker.scan(tmp_path)
     assert offered == ()  # the hard link makes good.pt itself a two-link file
     assert dict(refused) == {"checkpoints/good.pt": "a hard link: refused",
                              "checkpoints/hardlink.pt": "a hard link: refused",
                              "checkpoints/sparse.pt": "2,048 MB, over the 1,024 MB limit",
                              "runs/": "a symlink: not followed"}
     (tmp_path / "checkpoints" / "hardlink.pt").unlink()
-    assert models.scan(tmp_path)[0] == ("checkpoints/good.pt",)
+    assert picker.scan(tmp_path)[0] == ("checkpoints/good.pt",)
     at = app(tmp_path, monkeypatch)
     assert at.sidebar.selectbox(key="ckpt").options == ["checkpoints/good.pt"]
     assert any("sparse.pt" in c.value and "over the" in c.value for c in at.sidebar.caption)
@@ -226,11 +234,10 @@ def test_canvas_and_interpolation_tabs_respond(tiny_home):
     assert any("A = #7" in c.value for c in at.caption)
 
 
-def test_encodings_are_computed_once_per_checkpoint(tiny_home, monkeypatch):
+def test_encodings_are_computed_once_per_checkpoint(tiny_home, monkeypatch, tmp_path):
     calls = []
     real = models.encode_all
     monkeypatch.setattr(models, "encode_all", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
-    models.encodings.clear()
     at = app()
     at.sidebar.toggle[0].set_value(False).run()
     for v in (0.5, 1.0, 1.5):
@@ -260,7 +267,7 @@ def test_switching_models_resets_the_live_widgets_point(tiny_home):
     at.sidebar.selectbox(key="ckpt").set_value("checkpoints/tiny-z5.pt").run()
     torch.manual_seed(0)
     save_checkpoint(tiny_home / "runs" / "z2.pt", VAE(VAEConfig(latent_dim=2, hidden=[16])), dataset="mnist")
-    models.forget_checkpoint_list()
+    picker.forget_checkpoint_list()
     at.run()
     at.sidebar.selectbox(key="ckpt").set_value("runs/z2.pt").run()
     assert not at.exception
@@ -285,6 +292,7 @@ def test_hover_atlas_is_sent_when_the_page_asks_until_it_holds_it(tiny_home):
 
 
 def test_damaged_test_data_is_one_line_without_paths(tmp_path, monkeypatch):
+    app(monkeypatch=monkeypatch, home=ROOT)  # the shipped model's snapshot exists (built here if need be)
     raw = tmp_path / "data" / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for name in data.MNIST_MD5:
@@ -292,16 +300,20 @@ def test_damaged_test_data_is_one_line_without_paths(tmp_path, monkeypatch):
     monkeypatch.setenv(data.DATA_ROOT_ENV, str(tmp_path / "data"))
     models.test_split.clear()
     try:
+        at = app(monkeypatch=monkeypatch, home=ROOT)  # the shipped model's first page comes from its snapshot...
+        assert not at.error
+        pick(at, 3)  # ...but its reconstructions need the test images
+        assert [e.value for e in at.error] == [panels.DATA_PROBLEM]
+        fresh_snapshots(tmp_path, monkeypatch)  # no snapshot: opening the checkpoint needs them at once
         at = app(monkeypatch=monkeypatch, home=ROOT)
-        assert [e.value for e in at.error] == ["The test images for this checkpoint are missing or damaged; the "
-                                               "server log says how to rebuild them."]
+        assert [e.value for e in at.error] == [panels.DATA_PROBLEM]
     finally:
         models.test_split.clear()
 
 
 def linked(query: dict, home=None, monkeypatch=None) -> AppTest:
     if home is not None:
-        monkeypatch.setenv(models.HOME_ENV, str(home))
+        monkeypatch.setenv(picker.HOME_ENV, str(home))
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params.update(query)
     at.run()

@@ -11,11 +11,11 @@ import torch
 
 from testkit.browser import (CHROMIUM, COUNT_SENT_JS, DRAG_JS, POINT_XY_JS, ROOT, chromium, click_map_point, isolated_point, load_live_decoder,
                      map_shapes, serve, wait_for_app, wait_idle)
-from explorer import live, models
+from explorer import live, models, picker, weights
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.model import VAE, VAEConfig
 
-SHIPPED = ROOT / models.DEFAULT_CHECKPOINT
+SHIPPED = ROOT / picker.DEFAULT_CHECKPOINT
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "tests" / "out"))
 
 pytestmark = [
@@ -129,7 +129,7 @@ def test_js_decode_matches_torch_for_both_architectures(arch):
     """live.js's decoder, loaded alone in a blank page, against torch on a small random model."""
     torch.manual_seed(0)
     model = VAE(VAEConfig(arch=arch, latent_dim=3, hidden=[32, 16], conv_channels=[8, 16]))
-    blob = live.pack(model, ident="t", ranges=[[-3, 3]] * 3)
+    blob = weights.pack(model, ident="t", ranges=[[-3, 3]] * 3)
     z = np.random.default_rng(1).uniform(-3, 3, size=(16, 3)).astype(np.float32)
     with torch.inference_mode():
         want = torch.sigmoid(model.decode(torch.from_numpy(z))).numpy()
@@ -148,7 +148,7 @@ def test_conv_checkpoint_decodes_in_the_page_like_torch(tmp_path):
     z = np.random.default_rng(2).uniform(-3, 3, size=(16, 2)).astype(np.float32)
     with torch.inference_mode():
         want = torch.sigmoid(model.decode(torch.from_numpy(z))).numpy()
-    with serve(env={models.HOME_ENV: str(tmp_path)}) as url, chromium() as page:
+    with serve(env={picker.HOME_ENV: str(tmp_path)}) as url, chromium() as page:
         wait_for_app(page, url)
         page.wait_for_function("window.__vaeLive && window.__vaeLive.ready", timeout=60_000)
         got = np.array(page.evaluate("(zs) => zs.map((z) => window.__vaeLive.decode(z))", z.tolist()))
@@ -197,7 +197,7 @@ MOUNT_LIVE_JS = """async ([source, b64]) => {
                                            ({"op": "conv3d"}, 'unknown layer op "conv3d"')])
 def test_live_decoder_refuses_an_unknown_version_or_op_visibly(change, words):
     torch.manual_seed(0)
-    blob = live.pack(VAE(VAEConfig(latent_dim=2, hidden=[8])), ident="t", ranges=[[-3, 3]] * 2)
+    blob = weights.pack(VAE(VAEConfig(latent_dim=2, hidden=[8])), ident="t", ranges=[[-3, 3]] * 2)
     n = int.from_bytes(blob[4:8], "little")
     header = json.loads(blob[8:8 + n])
     if "version" in change:

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.panels import lerp, slerp, slider_ranges
+from explorer.panels import lerp, slerp
+from explorer.projection import slider_ranges
 from explorer.projection import axes, pca
 from vae_core.figures import latent_mesh
 from vae_core.model import MAX_PARAMETERS, VAE, VAEConfig

@@ -4,11 +4,11 @@ import re
 import pytest
 
 from conftest import ROOT
-from explorer import models
+from explorer import models, picker
 from vae_core.checkpoint import load_checkpoint
 from vae_core.training import evaluate, evaluate_iw
 
-SHIPPED = ROOT / models.DEFAULT_CHECKPOINT
+SHIPPED = ROOT / picker.DEFAULT_CHECKPOINT
 
 
 def readme_figure(name: str) -> float:

@@ -143,15 +143,15 @@ def test_unusable_out_folder_is_one_clear_error(tmp_path):
 
 def test_picker_never_offers_a_half_written_file_while_a_run_writes(tmp_path):
     """The app's picker and loader, polled while train.py saves epoch after epoch into runs/."""
-    from explorer import models
+    from explorer import models, picker
     out = tmp_path / "runs" / "live"
     run = Run(out, "--epochs", "4")
     run.wait_for("mnist ")
     loads = 0
     while run.proc.poll() is None:
-        for name in models.scan(tmp_path)[0]:
+        for name in picker.scan(tmp_path)[0]:
             load_checkpoint(tmp_path / name)  # raises on a partial file
             loads += 1
     code, err = run.finish()
     assert code == 0, err
-    assert loads > 20 and models.scan(tmp_path) == (("runs/live/model.pt",), ())
+    assert loads > 20 and picker.scan(tmp_path) == (("runs/live/model.pt",), ())

@@ -1,0 +1,91 @@
+"""The live decoder's weights blob: which decoders the page can run, and their weights packed for it.
+Torch side; the page side is explorer/live.js, the format is written down in pack()."""
+import json
+import struct
+
+import numpy as np
+from torch import nn
+
+from explorer.figures import PALETTE
+from explorer.projection import slider_ranges
+
+MAGIC = b"VAEW"
+BLOB_VERSION = 1  # live.js refuses any other
+
+
+def decoder_ops(model) -> list[tuple[str, nn.Module, bool, tuple]] | None:
+    """The decoder as the steps live.js runs: (kind "linear" | "convT", module, ReLU after it, input
+    shape), or None when it holds anything else (that decoder then decodes on the server)."""
+    ops, shape = [], (model.cfg.latent_dim,)
+    for m in (m for m in model.decoder.modules() if not list(m.children())):
+        if isinstance(m, nn.ReLU) and ops and not ops[-1][2]:
+            ops[-1] = (ops[-1][0], ops[-1][1], True, ops[-1][3])
+        elif isinstance(m, nn.Linear) and shape == (m.in_features,):
+            ops.append(("linear", m, False, shape))
+            shape = (m.out_features,)
+        elif isinstance(m, nn.Unflatten) and m.dim == 1 and (int(np.prod(m.unflattened_size)),) == shape:
+            shape = tuple(m.unflattened_size)
+        elif isinstance(m, nn.Flatten) and m.start_dim == 1 and m.end_dim == -1:
+            shape = (int(np.prod(shape)),)  # row-major already: nothing to do in the page
+        elif _plain_conv_transpose(m) and len(shape) == 3 and shape[0] == m.in_channels:
+            k, s, p, op = m.kernel_size[0], m.stride[0], m.padding[0], m.output_padding[0]
+            ops.append(("convT", m, False, shape))
+            shape = (m.out_channels, *((n - 1) * s - 2 * p + k + op for n in shape[1:]))
+        else:
+            return None
+    return ops if ops and shape in ((28 * 28,), (1, 28, 28)) else None
+
+
+def _plain_conv_transpose(m) -> bool:
+    """A ConvTranspose2d with square kernel, stride and padding, one group, no dilation, a bias."""
+    return (isinstance(m, nn.ConvTranspose2d) and m.groups == 1 and m.dilation == (1, 1) and m.bias is not None
+            and isinstance(m.padding, tuple) and m.padding_mode == "zeros"
+            and all(len(set(v)) == 1 for v in (m.kernel_size, m.stride, m.padding, m.output_padding)))
+
+
+def pack(model, *, ident: str, ranges, pad_xy=None, pad_labels=None, pad_dims=(0, 1), colors=(),
+         fold_after: int = 8) -> bytes:
+    """The weights blob, sent once per model and pad: b'VAEW', uint32 header length, JSON header,
+    then float32 arrays (little-endian). The header carries the format `version` and lists the
+    decoder's steps (see decoder_ops) with each array's offset in floats; the weights keep torch's
+    layouts, row-major. The point shown travels apart (`point_message`): moving it sends bytes, not MB.
+    """
+    arrays, offset, layers = [], 0, []
+
+    def put(a: np.ndarray) -> int:
+        nonlocal offset
+        a = np.ascontiguousarray(a, dtype="<f4").ravel()
+        arrays.append(a)
+        offset += a.size
+        return offset - a.size
+
+    for kind, m, relu, shape in decoder_ops(model):
+        w, b = put(m.weight.detach().numpy()), put(m.bias.detach().numpy())
+        if kind == "linear":  # weight [out, in]
+            layers.append({"op": kind, "in": m.in_features, "out": m.out_features, "relu": relu, "w": w, "b": b})
+        else:  # ConvTranspose2d, weight [c_in, c_out, k, k]
+            layers.append({"op": kind, "cin": shape[0], "hin": shape[1], "win": shape[2], "cout": m.out_channels,
+                           "k": m.kernel_size[0], "stride": m.stride[0], "pad": m.padding[0],
+                           "outpad": m.output_padding[0], "relu": relu, "w": w, "b": b})
+    header = {"version": BLOB_VERSION, "id": ident, "latent_dim": model.cfg.latent_dim, "layers": layers,
+              "fold_after": int(fold_after), "ranges": [[float(lo), float(hi)] for lo, hi in ranges]}
+    if pad_xy is not None:
+        header["pad"] = {"i": pad_dims[0], "j": pad_dims[1], "n": len(pad_xy), "xy": put(pad_xy),
+                         "labels": put(pad_labels), "colors": list(colors)}
+    header["n_floats"] = offset
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 4)
+    return MAGIC + struct.pack("<I", len(text)) + text + b"".join(a.tobytes() for a in arrays)
+
+
+def pack_for(model, mu: np.ndarray, labels: np.ndarray, n_classes: int, *, ident: str, pad_dims: tuple,
+             fold_after: int) -> bytes:
+    """The blob for a model and its test encodings: slider ranges from the means, the pad over two dims."""
+    pad_xy = mu[:, list(pad_dims)] if mu.shape[1] >= 2 else None
+    return pack(model, ident=blob_id(ident, pad_dims), ranges=slider_ranges(mu), pad_xy=pad_xy,
+                pad_labels=np.asarray(labels, np.float32), pad_dims=pad_dims, colors=PALETTE[:max(n_classes, 1)],
+                fold_after=fold_after)
+
+
+def blob_id(ident: str, pad_dims: tuple) -> str:
+    return f"{ident}|{tuple(pad_dims)}"

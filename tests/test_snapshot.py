@@ -1,0 +1,101 @@
+"""The first page without torch: per-checkpoint snapshots on disk (explorer/snapshot.py)."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+from explorer import models, snapshot
+from vae_core.checkpoint import save_checkpoint
+from vae_core.model import VAE, VAEConfig
+from vae_core.sealed import file_digest
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(snapshot.CACHE_ENV, str(tmp_path / "cache"))
+    models.build_snapshot.clear()
+    snapshot.cached.clear()
+    return tmp_path / "cache"
+
+
+def _checkpoint(path, seed: int, latent_dim: int = 3):
+    torch.manual_seed(seed)
+    save_checkpoint(path, VAE(VAEConfig(latent_dim=latent_dim, hidden=[16])), dataset="mnist")
+    return path
+
+
+def test_snapshot_round_trips_and_matches_the_model(tmp_path, cache):
+    path = _checkpoint(tmp_path / "m.pt", 0)
+    digest = file_digest(path)
+    built = models.build_snapshot("runs/m.pt", str(path), digest)
+    back = snapshot.cached("runs/m.pt", digest)
+    assert (cache / f"{digest}.npz").is_file()
+    assert back is not built  # read from disk
+    for a in ("mu", "logvar", "labels"):
+        np.testing.assert_array_equal(getattr(back, a), getattr(built, a))
+    assert back.blob == built.blob and back.blob[:4] == b"VAEW"
+    assert (back.config, back.dataset, back.integrity, back.classes[:2]) == (built.config, "mnist", "sha256", ["0", "1"])
+    mu = models.encodings(models._load(str(path), digest)[0], "mnist")[0]
+    np.testing.assert_array_equal(back.mu, mu)
+
+
+def test_a_changed_checkpoint_is_never_served_a_stale_snapshot(tmp_path, cache):
+    path = _checkpoint(tmp_path / "m.pt", 0)
+    first = models.build_snapshot("runs/m.pt", str(path), file_digest(path))
+    _checkpoint(path, 1)  # same name, other weights
+    digest = file_digest(path)
+    with pytest.raises(LookupError):
+        snapshot.cached("runs/m.pt", digest)  # a new content is a new key: nothing cached for it yet
+    second = models.build_snapshot("runs/m.pt", str(path), digest)
+    assert second.ident != first.ident and not np.array_equal(second.mu, first.mu)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "other-digest"])
+def test_a_damaged_snapshot_is_rebuilt_not_trusted(tmp_path, cache, damage):
+    path = _checkpoint(tmp_path / "m.pt", 0)
+    digest = file_digest(path)
+    good = models.build_snapshot("runs/m.pt", str(path), digest)
+    file = cache / f"{digest}.npz"
+    raw = bytearray(file.read_bytes())
+    if damage == "truncate":
+        file.write_bytes(bytes(raw[: len(raw) // 2]))
+    elif damage == "flip":  # a byte inside the means: the zip's CRC catches it
+        at = raw.find(good.mu.tobytes()[:32])
+        raw[at + 5] ^= 0xFF
+        file.write_bytes(bytes(raw))
+    elif damage == "garbage":
+        file.write_bytes(b"not a snapshot at all")
+    else:  # a valid snapshot of another checkpoint put under this one's name
+        other = _checkpoint(tmp_path / "o.pt", 5)
+        odig = file_digest(other)
+        models.build_snapshot("runs/o.pt", str(other), odig)
+        file.write_bytes((cache / f"{odig}.npz").read_bytes())
+    assert snapshot.read(file, "runs/m.pt", digest) is None
+    assert not file.exists()  # deleted, so the next open rebuilds it
+
+
+def test_the_first_page_is_drawn_without_importing_torch(tmp_path):
+    """With a snapshot on disk, a fresh process draws the map and the live decoder and has not
+    imported torch (the background warm-up, which would import it next, is held off here)."""
+    script = f"""
+import os, sys
+sys.path.insert(0, {str(ROOT)!r})
+from explorer import serving
+serving.warm_torch = lambda: None
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({str(ROOT / "explorer" / "app.py")!r}, default_timeout=120)
+at.run()
+assert not at.exception, at.exception
+kinds = [getattr(e.proto, "component_name", "") for e in at.get("bidi_component")]
+print("torch" in sys.modules, len(at.get("plotly_chart")), any(k.endswith("vae_live_decoder") for k in kinds))
+"""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), snapshot.CACHE_ENV: str(tmp_path / "cache")}
+    warm = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert warm.returncode == 0, warm.stderr[-2000:]
+    assert warm.stdout.split() == ["True", "1", "True"]  # no snapshot yet: torch builds it
+    cold = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert cold.returncode == 0, cold.stderr[-2000:]
+    assert cold.stdout.split() == ["False", "1", "True"]  # from the snapshot: map and live decoder, no torch
