@@ -1,27 +1,31 @@
-// Hover thumbnails for the latent map: the test images arrive once as a PNG atlas (100 digits a
-// row, in test-index order); hovering a point draws that digit in a small box by the pointer.
+// Hover thumbnails for the latent map: the test images arrive once as a PNG atlas (`cols` digits a
+// row, in test-index order; the constants come from hover.py in each message's header); hovering a point draws that digit in a small box by the pointer.
 // The page asks for it once idle (state "want") and says when it holds it (state "have"), so the
 // atlas neither delays a cold start nor rides along on every rerun.
 
-const COLS = 100, SIZE = 28, SHOWN = 84;
+const VERSION = 1, SIZE = 28, SHOWN = 84;
 let atlas = null, atlasFor = null; // the loaded atlas and its dataset, kept across reruns
+let cols = 0, mapKey = null; // from Python, in every message's header
 const pointer = { x: 0, y: 0 };
 
-// data: "WANT" + dataset (ask when idle), "ATLS" + dataset + "\n" + PNG bytes, or "HAVE" + dataset
+// data: a 4-byte tag, then a JSON header {v, dataset, cols, map_key}; "ATLS" adds "\n" + PNG bytes.
+// WANT: ask for the atlas when idle; HAVE: Python thinks we hold it; ATLS: here it is.
 function receive(bytes, setStateValue) {
-  const text = (a, b) => new TextDecoder().decode(bytes.subarray(a, b));
-  const tag = text(0, 4);
+  const tag = new TextDecoder().decode(bytes.subarray(0, 4));
+  const end = tag === "ATLS" ? bytes.indexOf(10, 4) : bytes.length;
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, end)));
+  if (header.v !== VERSION) throw new Error(`hover thumbnails: message version ${header.v}, this page reads ${VERSION}`);
+  cols = header.cols;
+  mapKey = header.map_key;
+  const dataset = header.dataset;
   if (tag === "WANT" || tag === "HAVE") {
-    const dataset = text(4);
     if (atlasFor === dataset) return;
     if (tag === "HAVE") setStateValue("have", null); // Python thinks we hold it; we do not (a reload)
     const ask = () => setStateValue("want", dataset);
     if (window.requestIdleCallback) requestIdleCallback(ask, { timeout: 3000 }); else setTimeout(ask, 1000);
     return;
   }
-  if (tag !== "ATLS") return;
-  const newline = bytes.indexOf(10, 4);
-  const dataset = text(4, newline);
+  if (tag !== "ATLS") throw new Error(`hover thumbnails: unknown message "${tag}"`);
   if (atlasFor === dataset) { setStateValue("have", dataset); return; }
   const img = new Image();
   img.onload = () => {
@@ -30,7 +34,7 @@ function receive(bytes, setStateValue) {
     atlasFor = dataset;
     setStateValue("have", dataset); // from now on Python sends "HAVE" instead of the atlas
   };
-  img.src = URL.createObjectURL(new Blob([bytes.subarray(newline + 1)], { type: "image/png" }));
+  img.src = URL.createObjectURL(new Blob([bytes.subarray(end + 1)], { type: "image/png" }));
 }
 
 function tip() {
@@ -53,7 +57,7 @@ function tip() {
 function show(index) {
   if (!atlas || !(index >= 0)) return;
   const c = tip();
-  c.getContext("2d").drawImage(atlas, (index % COLS) * SIZE, Math.floor(index / COLS) * SIZE, SIZE, SIZE,
+  c.getContext("2d").drawImage(atlas, (index % cols) * SIZE, Math.floor(index / cols) * SIZE, SIZE, SIZE,
     0, 0, SIZE, SIZE);
   c.dataset.index = String(index);
   // above-left of the pointer: plotly's own label sits to the side of the point
@@ -63,7 +67,7 @@ function show(index) {
 }
 
 function hook() {
-  const gd = document.querySelector(".st-key-map .js-plotly-plot");
+  const gd = document.querySelector(`.st-key-${mapKey} .js-plotly-plot`);
   if (!gd || !gd.on || gd.__vaeHover) return;
   gd.__vaeHover = true;
   tip();
@@ -74,10 +78,16 @@ function hook() {
   gd.on("plotly_unhover", () => { tip().style.display = "none"; });
 }
 
-export default function ({ data, setStateValue }) {
+export default function ({ data, setStateValue, parentElement }) {
   if (!data || !data.length) return;
-  receive(data, setStateValue);
+  try {
+    receive(data, setStateValue);
+  } catch (err) {
+    console.error(err.message); // an invisible helper: the console is where it can say so
+    return;
+  }
   hook();
-  const timer = setInterval(hook, 500); // the chart mounts later, and again when its spec changes
+  // the chart mounts later, and again when its spec changes; stop once this element is gone
+  const timer = setInterval(() => (parentElement.isConnected ? hook() : clearInterval(timer)), 500);
   return () => clearInterval(timer);
 }

@@ -1,12 +1,16 @@
 """Hover thumbnails on the latent map: the test images go to the page once, as one PNG atlas."""
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 from PIL import Image
 
-COLS = 100  # digits per atlas row, as in hover.js
+from explorer import map_overlays
+
+COLS = 100  # digits per atlas row (sent to hover.js in each message's header)
+VERSION = 1  # of the messages below; hover.js refuses any other
 _component = st.components.v2.component(
     "vae_map_hover", js=(Path(__file__).parent / "hover.js").read_text(), css=":host { display: none; }")
 
@@ -30,13 +34,15 @@ def thumbnails(dataset: str) -> None:
     The page asks for the atlas once it is idle (state 'want'), so the 1.9 MB never delays the map
     or the digit on a cold start, and says when it holds it (state 'have'), after which each rerun
     sends a few bytes instead of the atlas (hashing 1.9 MB cost ~7 ms of every full rerun).
+    Messages (docs/page-protocol.md): a 4-byte tag WANT | HAVE | ATLS, a JSON header {v, dataset,
+    cols, map_key}, and for ATLS a newline and the PNG.
     """
     state = st.session_state.get("map_hover") or {}
-    name = dataset.encode()
+    header = json.dumps({"v": VERSION, "dataset": dataset, "cols": COLS, "map_key": map_overlays.MAP_KEY}).encode()
     if state.get("have") == dataset:
-        data = b"HAVE" + name
+        data = b"HAVE" + header
     elif state.get("want") == dataset:
-        data = b"ATLS" + name + b"\n" + atlas_png(dataset)
+        data = b"ATLS" + header + b"\n" + atlas_png(dataset)
     else:
-        data = b"WANT" + name
+        data = b"WANT" + header
     _component(key="map_hover", data=data, height=0)

@@ -2,8 +2,10 @@
 // as layout shapes with Plotly.relayout: that redraws only the shapes (~10 ms), never the 10k WebGL points,
 // and leaves the chart's spec, zoom, pan and selection alone on reruns.
 
-function findMap() {
-  return document.querySelector(".st-key-map .js-plotly-plot");
+const VERSION = 1;
+
+function findMap(key) {
+  return document.querySelector(`.st-key-${key} .js-plotly-plot`);
 }
 
 const NONE = "rgba(0,0,0,0)";
@@ -60,12 +62,19 @@ function apply(gd, overlays) {
   return true;
 }
 
+// data: JSON {v, map_key, overlays: {decoder, selected, ellipse, path, slerp}} (map_overlays.py)
 export default function ({ data }) {
-  const overlays = data ? JSON.parse(new TextDecoder().decode(data)) : {};
+  if (!data) return;
+  const message = JSON.parse(new TextDecoder().decode(data));
+  if (message.v !== VERSION) {
+    console.error(`map overlays: message version ${message.v}, this page reads ${VERSION}`);
+    return;
+  }
+  const overlays = message.overlays;
   let tries = 0, raf = 0;
   const sync = () => {
     raf = 0;
-    const gd = findMap();
+    const gd = findMap(message.map_key);
     if (gd) {
       gd.__vaeOverlays = overlays; // the latest wish, re-applied if the chart is redrawn from its spec
       if (!gd.__vaeSynced) {

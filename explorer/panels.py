@@ -308,7 +308,7 @@ def _map_figure(_view, _proj, ident: str, titles: tuple, center: bytes, W: bytes
 def latent_map(fig: go.Figure) -> None:
     """Draw the map and take clicks; its overlays are moved in the page by `sync_map_overlays`, so the
     chart keeps its zoom and selection across reruns."""
-    event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map",
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key=map_overlays.MAP_KEY,
                             config={"scrollZoom": True, "displaylogo": False})
     points = event.selection.points if event is not None else []
     picked = int(points[0]["customdata"]) if points else None

@@ -280,15 +280,16 @@ def component_data(at, name: str) -> bytes:
 
 def test_hover_atlas_is_sent_when_the_page_asks_until_it_holds_it(tiny_home):
     at = app()
-    assert component_data(at, "vae_map_hover") == b"WANTmnist"  # not on the first run: the map comes first
+    header = b'{"v": 1, "dataset": "mnist", "cols": 100, "map_key": "map"}'
+    assert component_data(at, "vae_map_hover") == b"WANT" + header  # not on the first run: the map comes first
     at.session_state["map_hover"] = {"want": "mnist"}  # what hover.js asks once the page is idle
     at.run()
-    assert component_data(at, "vae_map_hover").startswith(b"ATLS" + b"mnist\n" + b"\x89PNG")
+    assert component_data(at, "vae_map_hover").startswith(b"ATLS" + header + b"\n\x89PNG")
     at.run()
     assert component_data(at, "vae_map_hover").startswith(b"ATLS")  # no word from the page yet: again
     at.session_state["map_hover"] = {"want": "mnist", "have": "mnist"}  # hover.js, once the atlas loaded
     at.run()
-    assert component_data(at, "vae_map_hover") == b"HAVEmnist"
+    assert component_data(at, "vae_map_hover") == b"HAVE" + header
 
 
 def test_damaged_test_data_is_one_line_without_paths(tmp_path, monkeypatch):
@@ -360,7 +361,7 @@ def test_the_a_b_path_is_drawn_only_once_both_ends_are_chosen(tiny_home):
     at = app()
 
     def path():
-        return json.loads(component_data(at, "vae_map_overlays"))["path"]["x"]
+        return json.loads(component_data(at, "vae_map_overlays"))["overlays"]["path"]["x"]
 
     assert path() == []
     pick(at, 5)
