@@ -24,7 +24,7 @@ def pct(xs, q) -> float:
 def apptest_reruns(n: int) -> None:
     """Median server-side rerun after a slider move (server decoding, the shipped model)."""
     from streamlit.testing.v1 import AppTest
-    from explorer import models, picker
+    from explorer import models
     calls = []
     real = models.encode_all
     models.encode_all = lambda *a, **k: (calls.append(1), real(*a, **k))[1]

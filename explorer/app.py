@@ -16,7 +16,8 @@ with st.sidebar:
     preload.plotly()  # the browser compiles plotly.js while the imports below run (seconds on a cold start)
 st.title("VAE latent-space explorer")  # a person's first sight is the app, not a blank page
 
-from explorer import hover, link, live, panels  # noqa: E402  (plotly and numpy; no torch on the way to the first page)
+from explorer import (canvas, decoder, hover, interpolation, latent_map, link, live, selection,  # noqa: E402
+                      sidebar, state)  # plotly and numpy: no torch on the way to the first page
 
 _IMPORTED, _IMPORTED_AT = time.perf_counter(), time.time()
 TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/app_speed.py
@@ -26,10 +27,10 @@ def explore_tab(view, proj, opts, use_live: bool) -> None:
     """The map beside the decoder, and the clicked digit's panel below."""
     left, right = st.columns([3, 2], gap="large")
     with left:  # first: a click on the map must be taken before the decoder panel draws its overlays
-        panels.latent_map(panels.map_figure(view, proj, opts))
+        latent_map.chart(latent_map.figure(view, proj, opts))
     with right:
         decoder_panel(view, proj, opts, use_live)
-    panels.selection_panel(view)
+    selection.panel(view)
     hover.thumbnails(view.dataset)  # the test images for hover thumbnails, once the page asks for them
 
 
@@ -42,38 +43,38 @@ def decoder_panel(view, proj, opts, use_live: bool) -> None:
     if use_live:
         live.live_decoder(view, (opts["i"], opts["j"]))
     else:
-        panels.server_decoder(view)
-    panels.digit_view(view, live=use_live)
-    panels.sync_map_overlays(view, proj)  # an invisible helper: it finds the map in the page
+        decoder.sliders(view)
+    decoder.digit(view, live=use_live)
+    latent_map.sync_overlays(view, proj)  # an invisible helper: it finds the map in the page
     link.write(view.name, view.latent_dim)
     if TIMING:
         print(f"timing: decoder fragment {1000 * (time.perf_counter() - started):.2f} ms", file=sys.stderr, flush=True)
 
 
 def main() -> None:
-    choice = panels.pick_checkpoint()
+    choice = sidebar.pick_checkpoint()
     if choice is None:
-        panels.no_checkpoint()
+        sidebar.no_checkpoint()
         return
-    view = panels.open_or_stop(choice)  # from the disk snapshot: no torch needed to draw this page
-    panels.show_model_card(view)
-    panels.reset_state_for(view)
-    link.apply_view(view.latent_dim, len(view.mu), panels.set_z, panels.choose)  # a shared or reloaded link
-    opts = panels.view_options(view.latent_dim)
-    proj = panels.projection_for(opts, view.mu)
+    view = sidebar.open_or_stop(choice)  # from the disk snapshot: no torch needed to draw this page
+    sidebar.model_card(view)
+    state.reset_for(view)
+    link.apply_view(view.latent_dim, len(view.mu), state.set_z, state.choose)  # a shared or reloaded link
+    opts = sidebar.view_options(view.latent_dim)
+    proj = sidebar.projection_for(opts, view.mu)
     use_live = live.sidebar_toggle(view.live_supported)
 
     # lazy tabs: only the open tab's content runs, so a slider move does not redraw the canvas
-    explore, canvas, interpolate = st.tabs(["Explore", "Canvas", "Interpolate"], key="tab", on_change="rerun")
-    if explore.open:
-        with explore:
+    explore_t, canvas_t, interpolate_t = st.tabs(["Explore", "Canvas", "Interpolate"], key="tab", on_change="rerun")
+    if explore_t.open:
+        with explore_t:
             explore_tab(view, proj, opts, use_live)
-    if canvas.open:
-        with canvas:
-            panels.canvas_tab(view)
-    if interpolate.open:
-        with interpolate:
-            panels.interpolation_tab(view)
+    if canvas_t.open:
+        with canvas_t:
+            canvas.tab(view)
+    if interpolate_t.open:
+        with interpolate_t:
+            interpolation.tab(view)
     link.write(view.name, view.latent_dim)
     serving.warm_torch()  # the page is out: load torch in the background for what needs it later
     if TIMING:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import panels
+from explorer import state
 
 POINT_MAGIC = b"VAEZ"
 _JS = (Path(__file__).parent / "live.js").read_text()
@@ -65,7 +65,7 @@ def live_decoder(view, pad_dims: tuple[int, int]) -> None:
     def on_commit():
         z = (ss.get("live") or {}).get("z")
         if isinstance(z, list) and len(z) == d and all(isinstance(v, (int, float)) for v in z):
-            panels.set_z(z, from_browser=True)
+            state.set_z(z, from_browser=True)
 
     _point(key="live_point", data=point_message(f"{view.ident}|{pad_dims}", ss["z_pushed"][1], ss["z_pushed"][0]),
            height=0)

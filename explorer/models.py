@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from explorer import panels, snapshot, weights
+from explorer import decoder, snapshot, weights
 from explorer.picker import REPO, resolve
 from vae_core import data
 from vae_core.checkpoint import CheckpointError, load_checkpoint
@@ -53,7 +53,7 @@ def build_snapshot(name: str, path: str, digest: str) -> snapshot.Snapshot:
     blob = b""
     if weights.decoder_ops(model) is not None:
         blob = weights.pack_for(model, mu, labels, len(split.classes), ident=f"{name}@{digest[:16]}", pad_dims=(0, 1),
-                                fold_after=panels.FOLD_SLIDERS_AFTER)
+                                fold_after=decoder.FOLD_SLIDERS_AFTER)
     snap = snapshot.Snapshot(name, digest, dataset, dict(payload["config"]), dict(payload.get("metrics", {})),
                              payload["integrity"], mu, logvar, labels, list(split.classes), blob)
     snapshot.write(snap)
@@ -66,7 +66,7 @@ def build_snapshot(name: str, path: str, digest: str) -> snapshot.Snapshot:
 def _live_blob(_view, ident: str, pad_dims: tuple) -> bytes:
     model = model_for(_view)
     return weights.pack_for(model, _view.mu, _view.labels, len(_view.classes), ident=ident, pad_dims=pad_dims,
-                            fold_after=panels.FOLD_SLIDERS_AFTER)
+                            fold_after=decoder.FOLD_SLIDERS_AFTER)
 
 
 def live_blob(view: snapshot.Snapshot, pad_dims: tuple) -> bytes:

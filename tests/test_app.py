@@ -10,7 +10,7 @@ from streamlit.runtime.context import ContextProxy
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
-from explorer import models, panels, picker, snapshot, weights
+from explorer import models, picker, selection, sidebar, snapshot, weights
 from vae_core import data
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.model import VAE, VAEConfig
@@ -166,10 +166,10 @@ def test_no_checkpoint_offers_training_to_a_local_viewer_only(tmp_path, monkeypa
     monkeypatch.setattr(ContextProxy, "ip_address", property(lambda self: "203.0.113.7"))  # a remote viewer
     at.run()
     assert not at.button and any("Ask whoever runs this server" in m.value for m in at.markdown)
-    monkeypatch.setenv(panels.ALLOW_TRAINING_ENV, "1")  # the person serving the app allows it
+    monkeypatch.setenv(sidebar.ALLOW_TRAINING_ENV, "1")  # the person serving the app allows it
     at.run()
     assert at.button[0].label == "Train the default model"
-    monkeypatch.delenv(panels.ALLOW_TRAINING_ENV)
+    monkeypatch.delenv(sidebar.ALLOW_TRAINING_ENV)
     monkeypatch.setattr(ContextProxy, "ip_address", property(lambda self: None))  # loopback...
     monkeypatch.setattr(ContextProxy, "headers", property(lambda self: {"X-Forwarded-For": "203.0.113.7"}))
     at.run()  # ...but through a proxy: not local
@@ -304,10 +304,10 @@ def test_damaged_test_data_is_one_line_without_paths(tmp_path, monkeypatch):
         at = app(monkeypatch=monkeypatch, home=ROOT)  # the shipped model's first page comes from its snapshot...
         assert not at.error
         pick(at, 3)  # ...but its reconstructions need the test images
-        assert [e.value for e in at.error] == [panels.DATA_PROBLEM]
+        assert [e.value for e in at.error] == [selection.DATA_PROBLEM]
         fresh_snapshots(tmp_path, monkeypatch)  # no snapshot: opening the checkpoint needs them at once
         at = app(monkeypatch=monkeypatch, home=ROOT)
-        assert [e.value for e in at.error] == [panels.DATA_PROBLEM]
+        assert [e.value for e in at.error] == [selection.DATA_PROBLEM]
     finally:
         models.test_split.clear()
 

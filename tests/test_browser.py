@@ -11,7 +11,7 @@ import torch
 
 from testkit.browser import (CHROMIUM, COUNT_SENT_JS, DRAG_JS, POINT_XY_JS, ROOT, chromium, click_map_point, isolated_point, load_live_decoder,
                      map_shapes, serve, wait_for_app, wait_idle)
-from explorer import live, models, picker, weights
+from explorer import picker, weights
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.model import VAE, VAEConfig
 

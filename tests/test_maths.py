@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.panels import lerp, slerp
+from explorer.interpolation import lerp, slerp
 from explorer.projection import slider_ranges
 from explorer.projection import axes, pca
 from vae_core.figures import latent_mesh

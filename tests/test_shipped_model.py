@@ -4,7 +4,7 @@ import re
 import pytest
 
 from conftest import ROOT
-from explorer import models, picker
+from explorer import picker
 from vae_core.checkpoint import load_checkpoint
 from vae_core.training import evaluate, evaluate_iw
 

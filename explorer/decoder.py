@@ -1,0 +1,50 @@
+"""The server-side decoder panel: one slider per latent dim, the decoded digit, prior samples, download."""
+import numpy as np
+import streamlit as st
+
+from explorer import images, state
+from explorer.infer import decode
+from explorer.snapshot import Snapshot
+
+DIGIT_SCALE = 10  # 28 px -> 280 px, nearest neighbour
+FOLD_SLIDERS_AFTER = 8  # sliders past this many are folded away (the page's sliders too: sent in the blob)
+
+
+def sliders(view: Snapshot) -> None:
+    """One slider per latent dim (folded after 8); decodes on the server on release."""
+    d, ranges = view.latent_dim, st.session_state["ranges"]
+
+    def on_slide():
+        z = [st.session_state.get(f"zs_{i}") for i in range(d)]
+        if None not in z:  # else the sliders were reset by a model switch that this release raced
+            state.set_z(z, from_browser=True)
+
+    def slider(container, i):
+        st.session_state.setdefault(f"zs_{i}", st.session_state["z"][i])
+        lo, hi = ranges[i]
+        container.slider(f"z{i}", float(lo), float(hi), step=0.01, key=f"zs_{i}", on_change=on_slide)
+
+    for i in range(min(d, FOLD_SLIDERS_AFTER)):
+        slider(st, i)
+    if d > FOLD_SLIDERS_AFTER:
+        with st.expander(f"z{FOLD_SLIDERS_AFTER} … z{d - 1}"):
+            for i in range(FOLD_SLIDERS_AFTER, d):
+                slider(st, i)
+
+
+def digit(view: Snapshot, live: bool) -> None:
+    """The decoded digit at z (server-side), its z values, prior sampling and a PNG download."""
+    z = np.asarray(st.session_state["z"])
+
+    def png() -> bytes:
+        return images.to_png(decode(view, z)[0], DIGIT_SCALE)
+
+    if not live:  # inline: no media-file round trip before the new digit can show
+        st.image(images.inline(png()), width=280)
+    st.caption("z = (" + ", ".join(f"{v:+.2f}" for v in z) + ")")
+    c1, c2 = st.columns(2)
+    c1.button("Sample from the prior", on_click=lambda: state.set_z(np.random.default_rng().standard_normal(len(z))),
+              use_container_width=True)
+    # deferred: the PNG is made when someone clicks, not stored on the server on every rerun
+    c2.download_button("Download PNG", png, file_name="digit_" + "_".join(f"{v:.2f}" for v in z) + ".png",
+                       mime="image/png", use_container_width=True, on_click="ignore")

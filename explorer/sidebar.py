@@ -1,0 +1,142 @@
+"""The sidebar: the checkpoint picker and opening it, the model card, the map's view options, and
+training the default model when there is none."""
+import logging
+import os
+import subprocess
+import sys
+
+import numpy as np
+import streamlit as st
+
+from explorer import link, picker, snapshot
+from explorer.projection import Projection, axes, pca
+from explorer.selection import DATA_PROBLEM
+from explorer.snapshot import Snapshot
+from vae_core.sealed import CheckpointError
+
+ALLOW_TRAINING_ENV = "VAE_EXPLORER_ALLOW_TRAINING"  # "1": offer training to remote viewers too
+log = logging.getLogger("explorer")
+
+
+def pick_checkpoint() -> str | None:
+    """The checkpoint picker: only files under checkpoints/ and runs/. None when there are none."""
+    st.sidebar.header("Model")
+    choices = picker.find_checkpoints()
+    refused = picker.refused_checkpoints()
+    if refused:
+        st.sidebar.caption("Not offered: " + "; ".join(f"`{name}` ({why})" for name, why in refused[:5])
+                           + (f"; and {len(refused) - 5} more" if len(refused) > 5 else ""))
+    if not choices:
+        return None
+    link.apply_checkpoint(choices)
+    return st.sidebar.selectbox("Checkpoint", choices, key="ckpt",
+                                help="Files found in checkpoints/ and runs/ (train more with train.py)")
+
+
+def model_card(view: Snapshot) -> None:
+    cfg, metrics = view.config, view.metrics
+    if view.integrity == "legacy":
+        st.sidebar.caption("This file was written before checkpoints carried a digest, so damage to it "
+                           "cannot be detected; re-save it with train.py to add one.")
+    st.sidebar.caption(f"**{view.dataset}** · {cfg['arch']} · latent {cfg['latent_dim']} · hidden {cfg['hidden']}")
+    rows = {"test -ELBO": metrics.get("test_neg_elbo"), "test NLL": metrics.get("test_nll"),
+            "test KL": metrics.get("test_kl"), "epochs": metrics.get("epochs")}
+    rows.update({f"IW-{k[7:]} bound": v for k, v in metrics.items() if k.startswith("test_iw")})
+    st.sidebar.markdown("  \n".join(f"{k}: **{v:.2f}**" if isinstance(v, float) else f"{k}: **{v}**"
+                                    for k, v in rows.items() if v is not None) + "  \n(nats per image)")
+
+
+def view_options(d: int) -> dict:
+    """Map view: which plane, and the optional layers."""
+    st.sidebar.header("Map")
+    opts = {"mode": "axes", "i": 0, "j": 1}
+    if d > 2:
+        plane = st.sidebar.radio("Plane", ["PCA of the means", "Two latent dims"], key="plane", horizontal=True)
+        opts["mode"] = "axes" if plane == "Two latent dims" else "pca"
+        if opts["mode"] == "axes":
+            c1, c2 = st.sidebar.columns(2)
+            opts["i"] = c1.selectbox("x axis", range(d), index=0, key="dim_i", format_func=lambda k: f"z{k}")
+            opts["j"] = c2.selectbox("y axis", range(d), index=1, key="dim_j", format_func=lambda k: f"z{k}")
+    opts["underlay"] = st.sidebar.checkbox("Decoded canvas under the points", key="underlay")
+    opts["contours"] = st.sidebar.checkbox("Prior contours (1, 2, 3σ)", key="contours")
+    return opts
+
+
+def projection_for(opts: dict, mu: np.ndarray) -> Projection:
+    d = mu.shape[1]
+    if d == 1:
+        return axes(1)
+    return pca(mu) if opts["mode"] == "pca" else axes(d, opts["i"], opts["j"])
+
+
+def no_checkpoint() -> None:
+    """First start without any model: say so and offer to train the default one."""
+    st.warning("No checkpoint found in `checkpoints/` or `runs/`.")
+    if not training_allowed():
+        st.write("Ask whoever runs this server to train one (`python train.py`); training from the page "
+                 "is offered only to a viewer on the server's own machine.")
+        return
+    st.write("Train the default model (2-D latent MLP on MNIST, about 2 minutes on a laptop CPU), "
+             "or run `python train.py --help` in a terminal for more choices.")
+    if st.button("Train the default model", type="primary"):
+        train_in_subprocess(["--epochs", "10", "--iw-samples", "0", "--out", "runs/mnist-mlp-z2"], 10)
+        picker.forget_checkpoint_list()
+        st.rerun()
+
+
+def training_allowed() -> bool:
+    """The page may start train.py only for a viewer on this machine (no proxy in between), or
+    when the person serving the app says so with VAE_EXPLORER_ALLOW_TRAINING=1."""
+    if os.environ.get(ALLOW_TRAINING_ENV) == "1":
+        return True
+    headers = {k.lower() for k in (st.context.headers or {}).keys()}
+    proxied = bool(headers & {"x-forwarded-for", "x-real-ip", "forwarded"})
+    ip = st.context.ip_address  # None for a loopback connection; AppTest's stand-in runtime gives no str
+    return not isinstance(ip, str) and not proxied
+
+
+def train_in_subprocess(args: list[str], epochs: int) -> None:
+    """Run train.py (the app itself holds no training code), following its epoch lines."""
+    bar = st.progress(0.0, text="Starting training…")
+    data_root = picker.REPO / os.environ.get("VAE_DATA_ROOT", "data")
+    proc = subprocess.Popen([sys.executable, str(picker.REPO / "train.py"), *args, "--data-root", str(data_root)],
+                            cwd=picker.home(),
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    done = 0
+    for line in proc.stdout:
+        if line.startswith("epoch"):
+            done += 1
+            bar.progress(min(done / epochs, 1.0), text=line.strip())
+    if proc.wait() != 0:
+        st.error(f"Training stopped (exit code {proc.returncode}); run train.py in a terminal to see why.")
+        st.stop()
+    bar.progress(1.0, text="Done")
+
+
+def open_or_stop(choice: str) -> Snapshot:
+    """The checkpoint's snapshot: from the disk cache without torch, else built with torch (once per
+    checkpoint content) and stored. A problem is one clear line and the page stops there."""
+    try:
+        path = picker.resolve(choice)
+        digest = snapshot.digest_of(str(path), snapshot.stamp(path))
+        try:
+            view = snapshot.cached(choice, digest)
+        except LookupError:
+            with st.spinner("Opening the checkpoint and encoding the 10,000 test digits (once per checkpoint)…"):
+                from explorer import models  # torch
+                from vae_core.data import DataError
+                try:
+                    view = models.build_snapshot(choice, str(path), digest)
+                except DataError as e:
+                    log.warning("test data for %s unavailable: %s", choice, e)
+                    st.error(DATA_PROBLEM)
+                    st.stop()
+    except CheckpointError as e:
+        log.warning("checkpoint %s refused: %s", choice, e)  # the full story, with paths, for the server log
+        st.error(f"`{choice}`: {e.problem}")
+        st.stop()
+    except (ValueError, OSError) as e:  # a picker entry that vanished
+        log.warning("checkpoint %s unavailable: %s", choice, e)
+        st.error(f"`{choice}` is no longer there; pick another.")
+        st.stop()
+    return view
