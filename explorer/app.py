@@ -59,13 +59,14 @@ def main() -> None:
     view = sidebar.open_or_stop(choice)  # from the disk snapshot: no torch needed to draw this page
     sidebar.model_card(view)
     state.reset_for(view)
-    link.apply_view(view.latent_dim, len(view.mu), state.set_z, state.choose)  # a shared or reloaded link
+    link.apply_view(view.latent_dim, len(view.mu))  # a shared or reloaded link
     opts = sidebar.view_options(view.latent_dim)
     proj = sidebar.projection_for(opts, view.mu)
     use_live = live.sidebar_toggle(view.live_supported)
 
     # lazy tabs: only the open tab's content runs, so a slider move does not redraw the canvas
-    explore_t, canvas_t, interpolate_t = st.tabs(["Explore", "Canvas", "Interpolate"], key="tab", on_change="rerun")
+    explore_t, canvas_t, interpolate_t = st.tabs(["Explore", "Canvas", "Interpolate"], key=state.Key.TAB,
+                                                   on_change="rerun")
     if explore_t.open:
         with explore_t:
             explore_tab(view, proj, opts, use_live)

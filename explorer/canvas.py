@@ -1,7 +1,7 @@
 """The Canvas tab: the seed's n x n grid of decodes over a latent mesh."""
 import streamlit as st
 
-from explorer import images
+from explorer import images, state
 from explorer.infer import torch_model
 from explorer.snapshot import Snapshot
 
@@ -18,15 +18,15 @@ def tab(view: Snapshot) -> None:
     """The seed's n x n grid of decodes over a latent mesh."""
     d = view.latent_dim
     c1, c2, c3 = st.columns(3)
-    n = c1.slider("Grid size n", 3, 30, 15, key="canvas_n")
-    spacing = c2.radio("Spacing", SPACINGS, horizontal=True, key="canvas_spacing",
+    n = c1.slider("Grid size n", 3, 30, 15, key=state.Key.CANVAS_N)
+    spacing = c2.radio("Spacing", SPACINGS, horizontal=True, key=state.Key.CANVAS_SPACING,
                        format_func=lambda s: {"uniform": "uniform", "gaussian": "Gaussian quantiles"}[s])
-    extent = c3.slider("Extent ±", 0.5, 6.0, 3.0, 0.5, key="canvas_extent", disabled=spacing == "gaussian")
+    extent = c3.slider("Extent ±", 0.5, 6.0, 3.0, 0.5, key=state.Key.CANVAS_EXTENT, disabled=spacing == "gaussian")
     dims = (0, min(1, d - 1))
     if d > 2:
         c1, c2 = st.columns(2)
-        dims = (c1.selectbox("Horizontal", range(d), 0, key="canvas_i", format_func=lambda k: f"z{k}"),
-                c2.selectbox("Vertical", range(d), 1, key="canvas_j", format_func=lambda k: f"z{k}"))
+        dims = (c1.selectbox("Horizontal", range(d), 0, key=state.Key.CANVAS_I, format_func=lambda k: f"z{k}"),
+                c2.selectbox("Vertical", range(d), 1, key=state.Key.CANVAS_J, format_func=lambda k: f"z{k}"))
         st.caption("The other latent dims are held at 0, the prior mean.")
     png = _canvas_png(view, view.ident, n, extent, spacing, dims)
     st.image(images.inline(png), caption=f"z{dims[0]} left→right, z{dims[1]} bottom→top", width=min(56 * n, 840))

@@ -12,17 +12,16 @@ FOLD_SLIDERS_AFTER = 8  # sliders past this many are folded away (the page's sli
 
 def sliders(view: Snapshot) -> None:
     """One slider per latent dim (folded after 8); decodes on the server on release."""
-    d, ranges = view.latent_dim, st.session_state["ranges"]
+    d, ranges = view.latent_dim, state.ranges()
 
     def on_slide():
-        z = [st.session_state.get(f"zs_{i}") for i in range(d)]
-        if None not in z:  # else the sliders were reset by a model switch that this release raced
-            state.set_z(z, from_browser=True)
+        values = state.slider_values(d)
+        if values is not None:  # else the sliders were reset by a model switch that this release raced
+            state.set_z(values, from_browser=True)
 
     def slider(container, i):
-        st.session_state.setdefault(f"zs_{i}", st.session_state["z"][i])
         lo, hi = ranges[i]
-        container.slider(f"z{i}", float(lo), float(hi), step=0.01, key=f"zs_{i}", on_change=on_slide)
+        container.slider(f"z{i}", float(lo), float(hi), step=0.01, key=state.init_slider(i), on_change=on_slide)
 
     for i in range(min(d, FOLD_SLIDERS_AFTER)):
         slider(st, i)
@@ -34,7 +33,7 @@ def sliders(view: Snapshot) -> None:
 
 def digit(view: Snapshot, live: bool) -> None:
     """The decoded digit at z (server-side), its z values, prior sampling and a PNG download."""
-    z = np.asarray(st.session_state["z"])
+    z = np.asarray(state.z())
 
     def png() -> bytes:
         return images.to_png(decode(view, z)[0], DIGIT_SCALE)

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from explorer import map_overlays
+from explorer import map_overlays, state
 
 COLS = 100  # digits per atlas row (sent to hover.js in each message's header)
 VERSION = 1  # of the messages below; hover.js refuses any other
@@ -37,12 +37,12 @@ def thumbnails(dataset: str) -> None:
     Messages (docs/page-protocol.md): a 4-byte tag WANT | HAVE | ATLS, a JSON header {v, dataset,
     cols, map_key}, and for ATLS a newline and the PNG.
     """
-    state = st.session_state.get("map_hover") or {}
+    asked = state.hover_state()
     header = json.dumps({"v": VERSION, "dataset": dataset, "cols": COLS, "map_key": map_overlays.MAP_KEY}).encode()
-    if state.get("have") == dataset:
+    if asked.get("have") == dataset:
         data = b"HAVE" + header
-    elif state.get("want") == dataset:
+    elif asked.get("want") == dataset:
         data = b"ATLS" + header + b"\n" + atlas_png(dataset)
     else:
         data = b"WANT" + header
-    _component(key="map_hover", data=data, height=0)
+    _component(key=state.Key.MAP_HOVER, data=data, height=0)

@@ -26,10 +26,10 @@ def tab(view: Snapshot) -> None:
     mu, labels, classes = view.mu, view.labels, view.classes
     n = len(mu)
     c1, c2, c3 = st.columns(3)
-    a = c1.number_input("A (test index)", 0, n - 1, key="A", help="Or click a point and press 'Set as A'",
+    a = c1.number_input("A (test index)", 0, n - 1, key=state.Key.A, help="Or click a point and press 'Set as A'",
                         on_change=state.choose, args=("A",))
-    b = c2.number_input("B (test index)", 0, n - 1, key="B", on_change=state.choose, args=("B",))
-    k = c3.slider("Steps", 3, 16, 8, key="interp_k")
+    b = c2.number_input("B (test index)", 0, n - 1, key=state.Key.B, on_change=state.choose, args=("B",))
+    k = c3.slider("Steps", 3, 16, 8, key=state.Key.INTERP_K)
     st.caption(f"A = #{a} ({classes[int(labels[a])]}), B = #{b} ({classes[int(labels[b])]}); "
                + ("both paths are drawn on the map (dashed: spherical)" if state.ab_chosen() else
                 "choose A and B (here, or with 'Set as A/B' under a clicked digit) to see both paths on the map"))

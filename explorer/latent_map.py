@@ -53,18 +53,15 @@ def chart(fig: go.Figure) -> None:
                             config={"scrollZoom": True, "displaylogo": False})
     points = event.selection.points if event is not None else []
     picked = int(points[0]["customdata"]) if points else None
-    if picked != st.session_state.get("last_pick"):  # a new click
-        st.session_state["last_pick"] = picked
-        if picked is not None:
-            st.session_state["selected"] = picked
+    state.take_pick(picked)
 
 
 def sync_overlays(view: Snapshot, proj: Projection) -> None:
     """Move the map's decoder point, the selected digit's ±2σ ellipse and the A-B paths."""
     mu, logvar = view.mu, view.logvar
-    sel, z = st.session_state["selected"], np.asarray(st.session_state["z"])
-    a, b = mu[st.session_state["A"]], mu[st.session_state["B"]]
-    t = np.linspace(0, 1, st.session_state.get("interp_k", 8)) if state.ab_chosen() else np.zeros(0)
+    sel, z = state.selected(), np.asarray(state.z())
+    a, b = (mu[i] for i in state.ends())
+    t = np.linspace(0, 1, state.interp_steps()) if state.ab_chosen() else np.zeros(0)
     map_overlays.sync({
         "decoder": map_overlays.points(proj.to_xy(z)[None]),
         "ellipse": map_overlays.points(None if sel is None else proj.ellipse(mu[sel], logvar[sel])),

@@ -19,9 +19,12 @@ import math
 import numpy as np
 import streamlit as st
 
+from explorer import state
+from explorer.state import Key
+
 TABS = {"explore": "Explore", "canvas": "Canvas", "interpolate": "Interpolate"}
 PLANES = {"pca": "PCA of the means", "axes": "Two latent dims"}
-LAYERS = ("underlay", "contours")
+LAYERS = (Key.UNDERLAY, Key.CONTOURS)  # their names in the link are their keys
 MAX_FIELD = 2000  # characters: longer values are not read at all
 
 
@@ -39,63 +42,63 @@ def _index(text: str, n: int) -> int | None:
 
 def apply_checkpoint(choices: list[str]) -> None:
     """Before the picker draws: the link's checkpoint, if it is one the picker offers."""
-    ss = st.session_state
-    if ss.get("link_read"):
+    if state.get(Key.LINK_READ):
         return
-    ss["link_bad"] = []
+    bad = []
     ckpt = _params().get("ckpt")
     if ckpt is not None:
         if ckpt in choices:
-            ss["ckpt"] = ckpt
+            state.put(Key.CKPT, ckpt)
         else:
-            ss["link_bad"].append("checkpoint")
+            bad.append("checkpoint")
+    state.put(Key.LINK_BAD, bad)
 
 
-def apply_view(latent_dim: int, n_test: int, set_z, choose) -> None:
+def apply_view(latent_dim: int, n_test: int) -> None:
     """After the checkpoint's state is reset: the rest of the link, once per session."""
-    ss = st.session_state
-    if ss.get("link_read"):
+    if state.get(Key.LINK_READ):
         return
-    ss["link_read"] = True
-    p, bad = _params(), ss.pop("link_bad", [])
+    state.put(Key.LINK_READ, True)
+    p, bad = _params(), list(state.get(Key.LINK_BAD, []))
     if "z" in p:
         try:
             z = [float(v) for v in p["z"].split(",")]
         except ValueError:
             z = []
         if len(z) == latent_dim and all(math.isfinite(v) for v in z):
-            set_z(z)
+            state.set_z(z)
         else:
             bad.append("z")
-    for field, key in (("sel", "selected"), ("a", "A"), ("b", "B")):
+    for field in ("sel", "a", "b"):
         if field in p:
             index = _index(p[field], n_test)
             if index is None:
                 bad.append(field)
-            elif key in ("A", "B"):
-                choose(key, index)
+            elif field == "sel":
+                state.select(index)
             else:
-                ss[key] = index
+                state.choose(field.upper(), index)
     if latent_dim > 2 and "plane" in p:
         if p["plane"] in PLANES:
-            ss["plane"] = PLANES[p["plane"]]
+            state.put(Key.PLANE, PLANES[p["plane"]])
             x, y = _index(p.get("x", "0"), latent_dim), _index(p.get("y", "1"), latent_dim)
             if p["plane"] == "axes" and (x is None or y is None or x == y):
                 bad.append("x/y")
             elif p["plane"] == "axes":
-                ss["dim_i"], ss["dim_j"] = x, y
+                state.put(Key.DIM_I, x)
+                state.put(Key.DIM_J, y)
         else:
             bad.append("plane")
     if "layers" in p:
         layers = [v for v in p["layers"].split(",") if v]
         if all(v in LAYERS for v in layers):
             for layer in LAYERS:
-                ss[layer] = layer in layers
+                state.put(layer, layer in layers)
         else:
             bad.append("layers")
     if "tab" in p:
         if p["tab"] in TABS:
-            ss["tab"] = TABS[p["tab"]]
+            state.put(Key.TAB, TABS[p["tab"]])
         else:
             bad.append("tab")
     if bad:
@@ -104,24 +107,23 @@ def apply_view(latent_dim: int, n_test: int, set_z, choose) -> None:
 
 def write(ckpt: str, latent_dim: int) -> None:
     """Put the current view into the query string (only when it changed: each change is a message)."""
-    ss = st.session_state
     view = {"ckpt": ckpt, "z": ",".join(np.format_float_positional(float(v), precision=3, trim="-")
-                                        for v in ss["z"])}
-    if ss.get("selected") is not None:
-        view["sel"] = str(ss["selected"])
-    for end in ss.get("ab_chosen", []):
-        view[end.lower()] = str(ss[end])
+                                        for v in state.z())}
+    if state.selected() is not None:
+        view["sel"] = str(state.selected())
+    a, b = state.ends()
+    for end in state.chosen_ends():
+        view[end.lower()] = str(a if end == "A" else b)
     if latent_dim > 2:
-        plane = "axes" if ss.get("plane") == PLANES["axes"] else "pca"
+        plane = "axes" if state.get(Key.PLANE) == PLANES["axes"] else "pca"
         view["plane"] = plane
         if plane == "axes":
-            view["x"], view["y"] = str(ss.get("dim_i", 0)), str(ss.get("dim_j", 1))
-    layers = [layer for layer in LAYERS if ss.get(layer)]
+            view["x"], view["y"] = str(state.get(Key.DIM_I, 0)), str(state.get(Key.DIM_J, 1))
+    layers = [layer for layer in LAYERS if state.get(layer)]
     if layers:
         view["layers"] = ",".join(layers)
-    tab = next((k for k, label in TABS.items() if label == ss.get("tab")), "explore")
+    tab = next((k for k, label in TABS.items() if label == state.get(Key.TAB)), "explore")
     if tab != "explore":
         view["tab"] = tab
     if view != st.query_params.to_dict():
         st.query_params.from_dict(view)
-

@@ -51,10 +51,7 @@ def live_decoder(view, pad_dims: tuple[int, int]) -> None:
     first two dims comes from the snapshot (no torch); other pad dims are packed on demand.
     """
     d = view.latent_dim
-    ss = st.session_state
-    ss.setdefault("z_pushed", (ss["z_version"], tuple(ss["z"])))
-    if ss["z_pushed"][0] != ss["z_version"]:
-        ss["z_pushed"] = (ss["z_version"], tuple(ss["z"]))
+    version, point = state.pushed_point()
     pad_dims = tuple(pad_dims) if d >= 2 else (0, 1)
     if pad_dims == (0, 1):
         blob = view.blob
@@ -63,13 +60,12 @@ def live_decoder(view, pad_dims: tuple[int, int]) -> None:
         blob = models.live_blob(view, pad_dims)
 
     def on_commit():
-        z = (ss.get("live") or {}).get("z")
+        z = state.live_commit()
         if isinstance(z, list) and len(z) == d and all(isinstance(v, (int, float)) for v in z):
             state.set_z(z, from_browser=True)
 
-    _point(key="live_point", data=point_message(f"{view.ident}|{pad_dims}", ss["z_pushed"][1], ss["z_pushed"][0]),
-           height=0)
-    _component(key="live", data=blob, on_z_change=on_commit)
+    _point(key=state.Key.LIVE_POINT, data=point_message(f"{view.ident}|{pad_dims}", point, version), height=0)
+    _component(key=state.Key.LIVE, data=blob, on_z_change=on_commit)
 
 
 _POINT_JS = """

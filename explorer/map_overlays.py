@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-MAP_KEY = "map"  # the Streamlit key of the latent map's chart; the page finds the chart by it
+from explorer.state import Key
+
+MAP_KEY = Key.MAP  # the latent map chart's key; the page finds the chart by it
 VERSION = 1  # of the overlay message; map_overlays.js refuses any other
 _component = st.components.v2.component(
     "vae_map_overlays", js=(Path(__file__).parent / "map_overlays.js").read_text(),
@@ -26,4 +28,4 @@ def sync(overlays: dict[str, dict]) -> None:
     """Draw these overlays (decoder, selected, ellipse, path, slerp: see map_overlays.js) on the map keyed 'map'."""
     # JSON as bytes: any other data (dict, str) Streamlit first checks for dataframes, importing pandas (~0.7 s)
     message = {"v": VERSION, "map_key": MAP_KEY, "overlays": overlays}
-    _component(key="map_overlays", data=json.dumps(message).encode(), height=0)
+    _component(key=Key.MAP_OVERLAYS, data=json.dumps(message).encode(), height=0)

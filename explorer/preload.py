@@ -30,4 +30,4 @@ def _chunks() -> bytes:
 
 def plotly() -> None:
     # bytes: other data Streamlit first checks for dataframes, importing pandas (~0.7 s)
-    _component(key="preload", data=_chunks(), height=0)
+    _component(key="preload", data=_chunks(), height=0)  # = state.Key.PRELOAD (this module imports only streamlit)

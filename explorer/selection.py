@@ -28,7 +28,7 @@ def test_images(view: Snapshot):
 
 def panel(view: Snapshot) -> None:
     """Original | reconstruction from the posterior mean | reconstructions from posterior samples."""
-    idx = st.session_state["selected"]
+    idx = state.selected()
     if idx is None:
         st.info("Click a point on the map to see that digit and its reconstructions.")
         return

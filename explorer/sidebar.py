@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import streamlit as st
 
-from explorer import link, picker, snapshot
+from explorer import link, picker, snapshot, state
 from explorer.projection import Projection, axes, pca
 from explorer.selection import DATA_PROBLEM
 from explorer.snapshot import Snapshot
@@ -29,7 +29,7 @@ def pick_checkpoint() -> str | None:
     if not choices:
         return None
     link.apply_checkpoint(choices)
-    return st.sidebar.selectbox("Checkpoint", choices, key="ckpt",
+    return st.sidebar.selectbox("Checkpoint", choices, key=state.Key.CKPT,
                                 help="Files found in checkpoints/ and runs/ (train more with train.py)")
 
 
@@ -51,14 +51,14 @@ def view_options(d: int) -> dict:
     st.sidebar.header("Map")
     opts = {"mode": "axes", "i": 0, "j": 1}
     if d > 2:
-        plane = st.sidebar.radio("Plane", ["PCA of the means", "Two latent dims"], key="plane", horizontal=True)
+        plane = st.sidebar.radio("Plane", ["PCA of the means", "Two latent dims"], key=state.Key.PLANE, horizontal=True)
         opts["mode"] = "axes" if plane == "Two latent dims" else "pca"
         if opts["mode"] == "axes":
             c1, c2 = st.sidebar.columns(2)
-            opts["i"] = c1.selectbox("x axis", range(d), index=0, key="dim_i", format_func=lambda k: f"z{k}")
-            opts["j"] = c2.selectbox("y axis", range(d), index=1, key="dim_j", format_func=lambda k: f"z{k}")
-    opts["underlay"] = st.sidebar.checkbox("Decoded canvas under the points", key="underlay")
-    opts["contours"] = st.sidebar.checkbox("Prior contours (1, 2, 3σ)", key="contours")
+            opts["i"] = c1.selectbox("x axis", range(d), index=0, key=state.Key.DIM_I, format_func=lambda k: f"z{k}")
+            opts["j"] = c2.selectbox("y axis", range(d), index=1, key=state.Key.DIM_J, format_func=lambda k: f"z{k}")
+    opts["underlay"] = st.sidebar.checkbox("Decoded canvas under the points", key=state.Key.UNDERLAY)
+    opts["contours"] = st.sidebar.checkbox("Prior contours (1, 2, 3σ)", key=state.Key.CONTOURS)
     return opts
 
 

@@ -1,5 +1,6 @@
-"""The session's explorer state: the decoder's point, the selected digit, the interpolation ends,
-the slider ranges. The functions here are the only writers of these keys."""
+"""The session's explorer state: every session-state key the app uses is named here, once, and
+read or written through this module (widgets are given `Key` names; values go through the
+functions below). Streamlit keeps the values per browser session."""
 import logging
 
 import numpy as np
@@ -11,50 +12,149 @@ from explorer.snapshot import Snapshot
 log = logging.getLogger("explorer")
 
 
+class Key:
+    """Session-state keys. Widget keys first (the widget owns the value), then the app's own."""
+    CKPT = "ckpt"  # the checkpoint picker
+    TAB = "tab"  # the open tab's label
+    PLANE, DIM_I, DIM_J = "plane", "dim_i", "dim_j"  # the map's plane (latent size > 2)
+    UNDERLAY, CONTOURS = "underlay", "contours"  # the map's optional layers
+    A, B, INTERP_K = "A", "B", "interp_k"  # interpolation ends (test indices) and steps
+    CANVAS_N, CANVAS_SPACING, CANVAS_EXTENT, CANVAS_I, CANVAS_J = (
+        "canvas_n", "canvas_spacing", "canvas_extent", "canvas_i", "canvas_j")
+    MAP = "map"  # the latent map chart (its selection); the page finds the chart by this key
+    LIVE, LIVE_POINT = "live", "live_point"  # the in-page decoder and its point message
+    MAP_OVERLAYS, MAP_HOVER = "map_overlays", "map_hover"  # invisible page helpers
+    PRELOAD = "preload"  # written literally in preload.py, which runs before any other import
+    STATE_FOR = "state_for"  # the checkpoint ident the values below belong to
+    Z, Z_VERSION, Z_PUSHED = "z", "z_version", "z_pushed"  # decoder point; bumped when Python moves it
+    SELECTED, LAST_PICK = "selected", "last_pick"  # the clicked test digit; the last map selection seen
+    AB_CHOSEN = "ab_chosen"  # which interpolation ends the user chose
+    RANGES = "ranges"  # per-dim slider [lo, hi]
+    LINK_READ, LINK_BAD = "link_read", "link_bad"  # a link is read once per session
+
+    @staticmethod
+    def slider(i: int) -> str:
+        return f"zs_{i}"
+
+
+ss = st.session_state
+
+
 def reset_for(view: Snapshot) -> None:
     """Start each checkpoint at the prior mean, with nothing selected."""
-    if st.session_state.get("state_for") == view.ident:
+    if ss.get(Key.STATE_FOR) == view.ident:
         return
-    ranges = slider_ranges(view.mu)
-    d = view.latent_dim
-    for key in [k for k in st.session_state if str(k).startswith("zs_")]:
-        del st.session_state[key]
-    st.session_state.update(state_for=view.ident, z=[0.0] * d, z_version=0, selected=None, A=0, B=1,
-                            ab_chosen=[], ranges=ranges.tolist())
-    st.session_state.pop("z_pushed", None)  # the live widget's last pushed point belonged to the old model
+    for key in [k for k in ss if str(k).startswith("zs_")]:
+        del ss[key]
+    ss.update({Key.STATE_FOR: view.ident, Key.Z: [0.0] * view.latent_dim, Key.Z_VERSION: 0, Key.SELECTED: None,
+               Key.A: 0, Key.B: 1, Key.AB_CHOSEN: [], Key.RANGES: slider_ranges(view.mu).tolist()})
+    ss.pop(Key.Z_PUSHED, None)  # the live widget's last pushed point belonged to the old model
 
 
-def set_z(z, *, from_browser: bool = False) -> None:
-    """Make z the decoder's point: clipped into the slider ranges, pushed to the sliders and the page.
+def z() -> list[float]:
+    return ss[Key.Z]
+
+
+def ranges() -> list[list[float]]:
+    return ss[Key.RANGES]
+
+
+def set_z(point, *, from_browser: bool = False) -> None:
+    """Make `point` the decoder's z: clipped into the slider ranges, pushed to the sliders and the page.
 
     A point of the wrong length or with NaN/inf is dropped: it comes from a widget of the model the
     session just switched away from (a callback racing the switch) or from a client that is not ours.
     """
-    lo, hi = np.asarray(st.session_state["ranges"]).T
+    lo, hi = np.asarray(ss[Key.RANGES]).T
     try:
-        z = np.asarray(z, np.float64)
+        point = np.asarray(point, np.float64)
     except (TypeError, ValueError):
         return
-    if z.shape != lo.shape or not np.all(np.isfinite(z)):
-        log.info("dropped a latent point of shape %s for a %d-D model", z.shape, len(lo))
+    if point.shape != lo.shape or not np.all(np.isfinite(point)):
+        log.info("dropped a latent point of shape %s for a %d-D model", point.shape, len(lo))
         return
-    z = np.clip(z, lo, hi)
-    st.session_state["z"] = [round(float(v), 3) for v in z]
-    for i, v in enumerate(st.session_state["z"]):
-        st.session_state[f"zs_{i}"] = v
+    ss[Key.Z] = [round(float(v), 3) for v in np.clip(point, lo, hi)]
+    for i, v in enumerate(ss[Key.Z]):
+        ss[Key.slider(i)] = v
     if not from_browser:
-        st.session_state["z_version"] += 1  # tells the live widget to take the new point
+        ss[Key.Z_VERSION] += 1  # tells the live widget to take the new point
+
+
+def slider_values(d: int) -> list | None:
+    """The server sliders' values, or None while a model switch has reset them."""
+    values = [ss.get(Key.slider(i)) for i in range(d)]
+    return None if None in values else values
+
+
+def init_slider(i: int) -> str:
+    """Key of slider i, given the current point's value the first time it is drawn."""
+    ss.setdefault(Key.slider(i), ss[Key.Z][i])
+    return Key.slider(i)
+
+
+def pushed_point() -> tuple[int, tuple]:
+    """(version, z) as last pushed to the page: a new one only when Python moved z since."""
+    if ss.get(Key.Z_PUSHED, (None,))[0] != ss[Key.Z_VERSION]:
+        ss[Key.Z_PUSHED] = (ss[Key.Z_VERSION], tuple(ss[Key.Z]))
+    return ss[Key.Z_PUSHED]
+
+
+def live_commit() -> object:
+    """What the in-page decoder last committed (its component state's "z"), unchecked."""
+    return (ss.get(Key.LIVE) or {}).get("z")
+
+
+def selected() -> int | None:
+    return ss[Key.SELECTED]
+
+
+def take_pick(picked: int | None) -> None:
+    """A map selection as Streamlit reports it on every run: a change is a new click."""
+    if picked != ss.get(Key.LAST_PICK):
+        ss[Key.LAST_PICK] = picked
+        if picked is not None:
+            ss[Key.SELECTED] = picked
+
+
+def select(index: int) -> None:
+    ss[Key.SELECTED] = index
+
+
+def ends() -> tuple[int, int]:
+    return ss[Key.A], ss[Key.B]
+
+
+def chosen_ends() -> list[str]:
+    return list(ss.get(Key.AB_CHOSEN, []))
 
 
 def choose(end: str, index: int | None = None) -> None:
     """The user picked interpolation end `end` ("A" or "B"); index None: the widget already set it."""
     if index is not None:
-        st.session_state[end] = index
-    chosen = st.session_state.setdefault("ab_chosen", [])
+        ss[end] = index
+    chosen = ss.setdefault(Key.AB_CHOSEN, [])
     if end not in chosen:
         chosen.append(end)
 
 
 def ab_chosen() -> bool:
     """Both ends chosen by the user: only then is the A-B path drawn on the map."""
-    return len(st.session_state.get("ab_chosen", [])) == 2
+    return len(ss.get(Key.AB_CHOSEN, [])) == 2
+
+
+def interp_steps() -> int:
+    return ss.get(Key.INTERP_K, 8)
+
+
+def hover_state() -> dict:
+    return ss.get(Key.MAP_HOVER) or {}
+
+
+def get(key: str, default=None):
+    """A widget's current value by its Key (for the link, which mirrors widgets into the URL)."""
+    return ss.get(key, default)
+
+
+def put(key: str, value) -> None:
+    """Set a widget's value by its Key before the widget is drawn (a link being applied)."""
+    ss[key] = value
