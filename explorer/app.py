@@ -39,12 +39,13 @@ def decoder_panel(view, proj, opts, use_live: bool) -> None:
     """Sliders, digit and the map's overlays. A slider release, a live commit or a prior sample
     reruns only this fragment, not the sidebar, the map or the selection panel."""
     started = time.perf_counter()
+    png = None if use_live else decoder.picture(view)  # decoded before this fragment sends anything
     st.subheader("Decoder")
     if use_live:
         live.live_decoder(view, (opts["i"], opts["j"]))
     else:
         decoder.sliders(view)
-    decoder.digit(view, live=use_live)
+    decoder.digit(view, png)
     latent_map.sync_overlays(view, proj)  # an invisible helper: it finds the map in the page
     link.write(view.name, view.latent_dim)
     if TIMING:

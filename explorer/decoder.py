@@ -31,19 +31,21 @@ def sliders(view: Snapshot) -> None:
                 slider(st, i)
 
 
-def digit(view: Snapshot, live: bool) -> None:
-    """The decoded digit at z (server-side), its z values, prior sampling and a PNG download."""
+def picture(view: Snapshot) -> bytes:
+    """The digit at the current z as a PNG, decoded on the server."""
+    return images.to_png(decode(view, np.asarray(state.z()))[0], DIGIT_SCALE)
+
+
+def digit(view: Snapshot, png: bytes | None) -> None:
+    """The server-decoded digit (png; None when the page decodes it), z's values, prior sampling
+    and a PNG download."""
     z = np.asarray(state.z())
-
-    def png() -> bytes:
-        return images.to_png(decode(view, z)[0], DIGIT_SCALE)
-
-    if not live:  # inline: no media-file round trip before the new digit can show
-        st.image(images.inline(png()), width=280)
+    if png is not None:  # inline: no media-file round trip before the new digit can show
+        st.image(images.inline(png), width=280)
     st.caption("z = (" + ", ".join(f"{v:+.2f}" for v in z) + ")")
     c1, c2 = st.columns(2)
     c1.button("Sample from the prior", on_click=lambda: state.set_z(np.random.default_rng().standard_normal(len(z))),
               use_container_width=True)
     # deferred: the PNG is made when someone clicks, not stored on the server on every rerun
-    c2.download_button("Download PNG", png, file_name="digit_" + "_".join(f"{v:.2f}" for v in z) + ".png",
-                       mime="image/png", use_container_width=True, on_click="ignore")
+    c2.download_button("Download PNG", lambda: picture(view), file_name="digit_" + "_".join(f"{v:.2f}" for v in z)
+                       + ".png", mime="image/png", use_container_width=True, on_click="ignore")
