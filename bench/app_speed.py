@@ -23,8 +23,10 @@ def pct(xs, q) -> float:
 
 def apptest_reruns(n: int) -> None:
     """Median server-side rerun after a slider move (server decoding, the shipped model)."""
+    import os
     from streamlit.testing.v1 import AppTest
-    from explorer import models
+    from explorer import models, snapshot
+    os.environ[snapshot.CACHE_ENV] = tempfile.mkdtemp()  # an empty snapshot cache: the first run encodes
     calls = []
     real = models.encode_all
     models.encode_all = lambda *a, **k: (calls.append(1), real(*a, **k))[1]
