@@ -1,7 +1,28 @@
-"""Decoding with a view's model; torch is imported on first use, never on the way to the first page."""
+"""Decoding with a view's model. An MLP decoder runs in numpy from the snapshot's weights blob (the
+same weights the page decodes with), so the server path needs no torch and never waits on torch's
+thread pool; other decoders use the torch model, imported on first use."""
+import json
+import struct
+
 import numpy as np
+import streamlit as st
 
 from explorer.snapshot import Snapshot
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _mlp(ident: str, blob: bytes) -> list | None:
+    """[(W [out, in], b [out], relu)] from a weights blob whose steps are all linear, else None."""
+    n = struct.unpack("<I", blob[4:8])[0]
+    header = json.loads(blob[8:8 + n])
+    if not header["layers"] or any(step["op"] != "linear" for step in header["layers"]):
+        return None
+    floats = np.frombuffer(blob, "<f4", count=header["n_floats"], offset=8 + n)
+    layers = []
+    for step in header["layers"]:
+        W = floats[step["w"]:step["w"] + step["in"] * step["out"]].reshape(step["out"], step["in"])
+        layers.append((np.ascontiguousarray(W.T), floats[step["b"]:step["b"] + step["out"]], step["relu"]))
+    return layers
 
 
 def torch_model(view: Snapshot):
@@ -12,5 +33,14 @@ def torch_model(view: Snapshot):
 
 def decode(view: Snapshot, z: np.ndarray) -> np.ndarray:
     """z: [N, D] -> pixel means [N, 28, 28] with the view's model."""
-    from explorer import models
-    return models.decode(models.model_for(view), z)
+    z = np.asarray(z, np.float32).reshape(-1, view.latent_dim)
+    layers = _mlp(view.ident, view.blob) if view.blob else None
+    if layers is None:
+        from explorer import models
+        return models.decode(models.model_for(view), z)
+    h = z
+    for W, b, relu in layers:
+        h = h @ W + b
+        if relu:
+            np.maximum(h, 0, out=h)
+    return (1 / (1 + np.exp(-h))).reshape(-1, 28, 28)

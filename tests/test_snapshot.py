@@ -99,3 +99,16 @@ print("torch" in sys.modules, len(at.get("plotly_chart")), any(k.endswith("vae_l
     cold = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert cold.returncode == 0, cold.stderr[-2000:]
     assert cold.stdout.split() == ["False", "1", "True"]  # from the snapshot: map and live decoder, no torch
+
+
+def test_server_decoding_in_numpy_matches_torch(tmp_path, cache):
+    """The server path decodes an MLP from the snapshot's weights blob in numpy: same pixels as torch."""
+    from explorer import infer
+    path = _checkpoint(tmp_path / "m.pt", 3, latent_dim=5)
+    digest = file_digest(path)
+    view = models.build_snapshot("runs/m.pt", str(path), digest)
+    z = np.random.default_rng(0).uniform(-3, 3, size=(64, 5)).astype(np.float32)
+    want = models.decode(models._load(str(path), digest)[0], z)
+    got = infer.decode(view, z)
+    assert infer._mlp(view.ident, view.blob) is not None  # the numpy path was taken
+    assert got.shape == want.shape and np.abs(got - want).max() < 1e-5
