@@ -11,8 +11,10 @@ from explorer.snapshot import Snapshot
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _mlp(ident: str, blob: bytes) -> list | None:
-    """[(W [out, in], b [out], relu)] from a weights blob whose steps are all linear, else None."""
+def _mlp(ident: str, _blob: bytes) -> list | None:
+    """[(W [out, in], b [out], relu)] from a weights blob whose steps are all linear, else None.
+    Cached by the view's ident alone: hashing the 3 MB blob would cost more than the decode."""
+    blob = _blob
     n = struct.unpack("<I", blob[4:8])[0]
     header = json.loads(blob[8:8 + n])
     if not header["layers"] or any(step["op"] != "linear" for step in header["layers"]):

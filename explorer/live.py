@@ -37,6 +37,11 @@ def sidebar_toggle(supported: bool) -> bool:
     return on and supported
 
 
+def blob_id(ident: str, pad_dims: tuple) -> str:
+    """The id a weights blob carries and a point message names: checkpoint ident and pad dims."""
+    return f"{ident}|{tuple(pad_dims)}"
+
+
 def point_message(blob_id: str, z, z_version: int) -> bytes:
     """The point the decoder shows, as Python last set it: b'VAEZ' + JSON {id, v, z}. The page
     takes it when `v` changes (a button, a new model) and otherwise keeps the user's own point."""
@@ -64,7 +69,7 @@ def live_decoder(view, pad_dims: tuple[int, int]) -> None:
         if isinstance(z, list) and len(z) == d and all(isinstance(v, (int, float)) for v in z):
             state.set_z(z, from_browser=True)
 
-    _point(key=state.Key.LIVE_POINT, data=point_message(f"{view.ident}|{pad_dims}", point, version), height=0)
+    _point(key=state.Key.LIVE_POINT, data=point_message(blob_id(view.ident, pad_dims), point, version), height=0)
     _component(key=state.Key.LIVE, data=blob, on_z_change=on_commit)
 
 

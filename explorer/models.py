@@ -52,7 +52,7 @@ def build_snapshot(name: str, path: str, digest: str) -> snapshot.Snapshot:
     labels = split.labels.numpy()
     blob = b""
     if weights.decoder_ops(model) is not None:
-        blob = weights.pack_for(model, mu, labels, len(split.classes), ident=f"{name}@{digest[:16]}", pad_dims=(0, 1),
+        blob = weights.pack_for(model, mu, labels, len(split.classes), ident=snapshot.ident_of(name, digest), pad_dims=(0, 1),
                                 fold_after=decoder.FOLD_SLIDERS_AFTER)
     snap = snapshot.Snapshot(name, digest, dataset, dict(payload["config"]), dict(payload.get("metrics", {})),
                              payload["integrity"], mu, logvar, labels, list(split.classes), blob)

@@ -42,8 +42,7 @@ class Snapshot:
 
     @property
     def ident(self) -> str:
-        """The cache key of everything derived from this checkpoint's contents."""
-        return f"{self.name}@{self.digest[:16]}"
+        return ident_of(self.name, self.digest)
 
     @property
     def latent_dim(self) -> int:
@@ -52,6 +51,11 @@ class Snapshot:
     @property
     def live_supported(self) -> bool:
         return bool(self.blob)
+
+
+def ident_of(name: str, digest: str) -> str:
+    """The cache key of everything derived from a checkpoint's contents, under its picker name."""
+    return f"{name}@{digest[:16]}"
 
 
 def cache_dir() -> Path:

@@ -7,6 +7,7 @@ import numpy as np
 from torch import nn
 
 from explorer.figures import PALETTE
+from explorer.live import blob_id
 from explorer.projection import slider_ranges
 
 MAGIC = b"VAEW"
@@ -85,7 +86,3 @@ def pack_for(model, mu: np.ndarray, labels: np.ndarray, n_classes: int, *, ident
     return pack(model, ident=blob_id(ident, pad_dims), ranges=slider_ranges(mu), pad_xy=pad_xy,
                 pad_labels=np.asarray(labels, np.float32), pad_dims=pad_dims, colors=PALETTE[:max(n_classes, 1)],
                 fold_after=fold_after)
-
-
-def blob_id(ident: str, pad_dims: tuple) -> str:
-    return f"{ident}|{tuple(pad_dims)}"
