@@ -17,7 +17,7 @@ with st.sidebar:
 st.title("VAE latent-space explorer")  # a person's first sight is the app, not a blank page
 
 from explorer import (canvas, decoder, hover, interpolation, latent_map, link, live, selection,  # noqa: E402
-                      sidebar, state)  # plotly and numpy: no torch on the way to the first page
+                      sidebar, state, your_digit)  # plotly and numpy: no torch on the way to the first page
 
 _IMPORTED, _IMPORTED_AT = time.perf_counter(), time.time()
 TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/app_speed.py
@@ -28,6 +28,7 @@ def explore_tab(view, proj, opts, use_live: bool) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:  # first: a click on the map must be taken before the decoder panel draws its overlays
         latent_map.chart(latent_map.figure(view, proj, opts))
+        your_digit.toggle(view, proj, use_live)
     with right:
         decoder_panel(view, proj, opts, use_live)
     selection.panel(view)

@@ -30,11 +30,14 @@ def tab(view: Snapshot) -> None:
                         on_change=state.choose, args=("A",))
     b = c2.number_input("B (test index)", 0, n - 1, key=state.Key.B, on_change=state.choose, args=("B",))
     k = c3.slider("Steps", 3, 16, 8, key=state.Key.INTERP_K)
-    st.caption(f"A = #{a} ({classes[int(labels[a])]}), B = #{b} ({classes[int(labels[b])]}); "
+    own = state.own_ends()
+    name = {end: "your digit" if end in own else f"#{i} ({classes[int(labels[i])]})" for end, i in zip("AB", (a, b))}
+    st.caption(f"A = {name['A']}, B = {name['B']}; "
                + ("both paths are drawn on the map (dashed: spherical)" if state.ab_chosen() else
                 "choose A and B (here, or with 'Set as A/B' under a clicked digit) to see both paths on the map"))
-    for name, png in zip(("Linear", "Spherical"), _interpolation_pngs(view, view.ident, mu[a], mu[b], k)):
-        st.image(images.inline(png), caption=name)
+    za, zb = state.end_points(mu)
+    for title, png in zip(("Linear", "Spherical"), _interpolation_pngs(view, view.ident, za, zb, k)):
+        st.image(images.inline(png), caption=title)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -60,7 +60,7 @@ def sync_overlays(view: Snapshot, proj: Projection) -> None:
     """Move the map's decoder point, the selected digit's ±2σ ellipse and the A-B paths."""
     mu, logvar = view.mu, view.logvar
     sel, z = state.selected(), np.asarray(state.z())
-    a, b = (mu[i] for i in state.ends())
+    a, b = state.end_points(mu)
     t = np.linspace(0, 1, state.interp_steps()) if state.ab_chosen() else np.zeros(0)
     map_overlays.sync({
         "decoder": map_overlays.points(proj.to_xy(z)[None]),

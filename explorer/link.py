@@ -113,7 +113,8 @@ def write(ckpt: str, latent_dim: int) -> None:
         view["sel"] = str(state.selected())
     a, b = state.ends()
     for end in state.chosen_ends():
-        view[end.lower()] = str(a if end == "A" else b)
+        if end not in state.own_ends():  # a drawing is not in the link; its end is left out
+            view[end.lower()] = str(a if end == "A" else b)
     if latent_dim > 2:
         plane = "axes" if state.get(Key.PLANE) == PLANES["axes"] else "pca"
         view["plane"] = plane

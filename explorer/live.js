@@ -4,135 +4,51 @@
 // State out: {z} on release / click. A blob of another version or with an op this file does not
 // know is refused with a message in the panel and the console, never decoded into NaNs.
 
-const MAGIC = "VAEW";
-const VERSION = 1;
-const OPS = new Set(["linear", "convT"]);
+// The network kernels and the blob reader are in nn.js, which precedes this file in the module.
 const models = new Map(); // blob id -> parsed model, kept across re-renders
 const sessions = new Map(); // component key -> {z, version} the user left it at
 
-function readHeader(bytes) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (String.fromCharCode(...bytes.subarray(0, 4)) !== MAGIC) throw new Error("live decoder: not a weights blob");
-  const headerLen = view.getUint32(4, true);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
-  if (header.version !== VERSION) {
-    throw new Error(`live decoder: weights format version ${header.version}, this page reads ${VERSION}`);
-  }
-  const unknown = header.layers.map((l) => l.op).filter((op) => !OPS.has(op));
-  if (unknown.length) throw new Error(`live decoder: unknown layer op "${unknown[0]}"`);
-  return { header, start: 8 + headerLen };
-}
-
 function parse(bytes, header, start) {
-  // copy the payload so Float32Array views are 4-byte aligned whatever the blob's offset
-  const floats = new Float32Array(bytes.slice(start, start + header.n_floats * 4).buffer);
+  const floats = readFloats(bytes, header, start);
+  const net = buildNet(header.layers, floats, header.latent_dim);
+  if (net.outSize !== 784) throw new Error(`decoder gives ${net.outSize} values, not 784 pixels`);
   const slice = (off, n) => floats.subarray(off, off + n);
-  let widest = header.latent_dim;
-  const layers = header.layers.map((l) => {
-    if (l.op === "linear") {
-      widest = Math.max(widest, l.in, l.out);
-      return { ...l, W: slice(l.w, l.in * l.out), b: slice(l.b, l.out) };
-    }
-    const hout = (l.hin - 1) * l.stride - 2 * l.pad + l.k + l.outpad;
-    const wout = (l.win - 1) * l.stride - 2 * l.pad + l.k + l.outpad;
-    widest = Math.max(widest, l.cin * l.hin * l.win, l.cout * hout * wout);
-    return { ...l, hout, wout, W: slice(l.w, l.cin * l.cout * l.k * l.k), b: slice(l.b, l.cout) };
-  });
   return {
-    layers,
-    bufA: new Float32Array(widest), bufB: new Float32Array(widest), acc: new Float64Array(widest),
-    pad: header.pad && {
-      xy: slice(header.pad.xy, header.pad.n * 2),
-      labels: slice(header.pad.labels, header.pad.n),
-    },
+    header,
+    decode: decoderOf(net),
+    pad: header.pad && { xy: slice(header.pad.xy, header.pad.n * 2), labels: slice(header.pad.labels, header.pad.n) },
   };
 }
 
-function linear(l, input, output) {
-  const { in: nIn, out: nOut, W, b, relu } = l;
-  for (let o = 0; o < nOut; o++) {
-    let acc = 0;
-    const row = o * nIn;
-    for (let i = 0; i < nIn; i++) acc += W[row + i] * input[i];
-    acc += b[o];
-    output[o] = relu && acc < 0 ? 0 : acc;
-  }
-}
-
-// ConvTranspose2d, torch's weight layout [c_in, c_out, k, k]: each input pixel scatters a k x k patch
-function convTranspose(l, input, output, acc) {
-  const { cin, hin, win, cout, hout, wout, k, stride, pad, W, b, relu } = l;
-  const plane = hout * wout;
-  for (let co = 0; co < cout; co++) acc.fill(b[co], co * plane, (co + 1) * plane);
-  for (let ci = 0; ci < cin; ci++) {
-    for (let iy = 0; iy < hin; iy++) {
-      for (let ix = 0; ix < win; ix++) {
-        const v = input[(ci * hin + iy) * win + ix];
-        if (v === 0) continue; // after a ReLU, most are
-        for (let co = 0; co < cout; co++) {
-          const wBase = (ci * cout + co) * k * k, oBase = co * plane;
-          for (let ky = 0; ky < k; ky++) {
-            const oy = iy * stride - pad + ky;
-            if (oy < 0 || oy >= hout) continue;
-            for (let kx = 0; kx < k; kx++) {
-              const ox = ix * stride - pad + kx;
-              if (ox >= 0 && ox < wout) acc[oBase + oy * wout + ox] += v * W[wBase + ky * k + kx];
-            }
-          }
-        }
-      }
-    }
-  }
-  for (let i = 0; i < cout * plane; i++) output[i] = relu && acc[i] < 0 ? 0 : acc[i];
-}
-
-// pixel means [784] for z, in float32 like torch (each layer's output rounded to float32), then sigmoid
-function decode(model, z, out) {
-  let input = model.bufA, output = model.bufB;
-  input.set(z);
-  for (const layer of model.layers) {
-    if (layer.op === "linear") linear(layer, input, output);
-    else convTranspose(layer, input, output, model.acc);
-    [input, output] = [output, input];
-  }
-  for (let p = 0; p < 784; p++) out[p] = 1 / (1 + Math.exp(-input[p]));
-  return out;
-}
-
-// for tests: a decoder z -> 784 pixel means from a blob made by live.py's pack()
+// for tests: a decoder z -> 784 pixel means from a blob made by weights.pack()
 export function decoderFromBlob(bytes) {
   const { header, start } = readHeader(bytes);
   const model = parse(bytes, header, start);
-  return (z) => Array.from(decode(model, Float32Array.from(z), new Float32Array(784)));
-}
-
-function el(tag, attrs = {}, parent = null) {
-  const e = document.createElement(tag);
-  Object.entries(attrs).forEach(([k, v]) => (k === "text" ? (e.textContent = v) : e.setAttribute(k, v)));
-  if (parent) parent.appendChild(e);
-  return e;
+  return (z) => Array.from(model.decode(Float32Array.from(z), new Float32Array(784)));
 }
 
 export default function (component) {
   const { data, parentElement } = component;
   if (!data) return;
   parentElement.querySelectorAll(".vae-live").forEach((n) => n.remove());
-  let h, start;
+  let model;
   try {
-    ({ header: h, start } = readHeader(data));
+    const { header, start } = readHeader(data);
+    if (!models.has(header.id)) models.set(header.id, parse(data, header, start));
+    model = models.get(header.id);
   } catch (err) {
-    console.error(err.message);
-    el("div", { class: "vae-live error", "data-testid": "live-error", text: err.message }, parentElement);
+    const message = `live decoder: ${err.message}`;
+    console.error(message);
+    el("div", { class: "vae-live error", "data-testid": "live-error", text: message }, parentElement);
     return;
   }
-  return mount(component, h, start);
+  return mount(component, model);
 }
 
-function mount(component, h, start) {
-  const { data, key, parentElement, setStateValue } = component;
-  const id = h.id;
-  if (!models.has(id)) models.set(id, parse(data, h, start));
-  const model = models.get(id);
+function mount(component, model) {
+  const { key, parentElement, setStateValue } = component;
+  const h = model.header, id = h.id;
+  registerDecoder(h.model, model.decode);
   const D = h.latent_dim;
 
   // the point shown: the user's last one, unless Python moved it since (a button, a new model)
@@ -182,7 +98,7 @@ function mount(component, h, start) {
   const image = ctx.createImageData(28, 28);
   const pixels = new Float32Array(784);
   const perf = (window.__vaeLive = window.__vaeLive || { frames: 0, decodeMs: [], commits: 0 });
-  perf.decode = (zz) => Array.from(decode(model, Float32Array.from(zz), new Float32Array(784)));
+  perf.decode = (zz) => Array.from(model.decode(Float32Array.from(zz), new Float32Array(784)));
   perf.ready = true;
 
   const toPad = (a, b) => {
@@ -209,7 +125,7 @@ function mount(component, h, start) {
 
   function draw(zz) {
     const t0 = performance.now();
-    decode(model, zz, pixels);
+    model.decode(zz, pixels);
     const t1 = performance.now();
     for (let p = 0; p < 784; p++) {
       const v = Math.round(pixels[p] * 255);
@@ -217,16 +133,7 @@ function mount(component, h, start) {
       image.data[4 * p + 3] = 255;
     }
     ctx.putImageData(image, 0, 0);
-    if (pad) {
-      const pctx = pad.getContext("2d");
-      pctx.drawImage(padBase, 0, 0);
-      const [px, py] = toPad(zz[h.pad.i], zz[h.pad.j]);
-      pctx.strokeStyle = "#000";
-      pctx.lineWidth = 2;
-      pctx.beginPath();
-      pctx.moveTo(px - 8, py); pctx.lineTo(px + 8, py); pctx.moveTo(px, py - 8); pctx.lineTo(px, py + 8);
-      pctx.stroke();
-    }
+    drawPad(zz);
     sliders.forEach((s, d) => (s.value.textContent = zz[d].toFixed(2)));
     perf.frames += 1;
     perf.lastFrameAt = performance.now();
@@ -234,6 +141,42 @@ function mount(component, h, start) {
     perf.decodeMs.push(t1 - t0);
     if (perf.decodeMs.length > 2000) perf.decodeMs.splice(0, 1000);
     stats.textContent = `decoded in your browser · ${(t1 - t0).toFixed(2)} ms`;
+  }
+
+  let padZ = z;
+  function drawPad(zz) {
+    if (!pad) return;
+    padZ = zz;
+    const pctx = pad.getContext("2d");
+    pctx.drawImage(padBase, 0, 0);
+    const [px, py] = toPad(zz[h.pad.i], zz[h.pad.j]);
+    pctx.strokeStyle = "#000";
+    pctx.lineWidth = 2;
+    pctx.beginPath();
+    pctx.moveTo(px - 8, py); pctx.lineTo(px + 8, py); pctx.moveTo(px, py - 8); pctx.lineTo(px, py + 8);
+    pctx.stroke();
+    drawOwn(pctx);
+  }
+
+  // the user's own digit (draw.js): its mean and ±2σ ellipse in the pad's two dims
+  function drawOwn(pctx) {
+    const own = window.__vaeDrawn;
+    if (!own || own.model !== h.model) return;
+    const [i, j] = [h.pad.i, h.pad.j];
+    const [px, py] = toPad(own.mu[i], own.mu[j]);
+    const [qx, qy] = toPad(own.mu[i] + 2 * Math.exp(0.5 * own.logvar[i]), own.mu[j] + 2 * Math.exp(0.5 * own.logvar[j]));
+    pctx.strokeStyle = "#d6336c";
+    pctx.lineWidth = 1.5;
+    pctx.setLineDash([3, 3]);
+    pctx.beginPath();
+    pctx.ellipse(px, py, Math.abs(qx - px), Math.abs(qy - py), 0, 0, 2 * Math.PI);
+    pctx.stroke();
+    pctx.setLineDash([]);
+    pctx.fillStyle = "#d6336c";
+    pctx.beginPath();
+    pctx.moveTo(px, py - 7); pctx.lineTo(px + 7, py); pctx.lineTo(px, py + 7); pctx.lineTo(px - 7, py);
+    pctx.closePath();
+    pctx.fill();
   }
 
   // one decode per animation frame, whatever the event rate
@@ -285,11 +228,13 @@ function mount(component, h, start) {
     on(pad, "pointerup", () => { if (dragging) { dragging = false; commit(); } });
     on(pad, "pointerleave", () => { if (!dragging) show(z); });
   }
+  let ownRaf = 0; // the user's digit moves while they draw: redraw the pad (only) once per frame
+  on(window, "vae-drawn", () => { if (!ownRaf) ownRaf = requestAnimationFrame(() => { ownRaf = 0; drawPad(padZ); }); });
   on(window, "vae-live-point", (ev) => {
     if (!takePoint(ev.detail)) return;
     sliders.forEach((s, d) => (s.input.value = z[d]));
     show(z);
   });
   draw(z);
-  return () => { abort.abort(); if (raf) cancelAnimationFrame(raf); clearTimeout(commitTimer); };
+  return () => { abort.abort(); if (raf) cancelAnimationFrame(raf); if (ownRaf) cancelAnimationFrame(ownRaf); clearTimeout(commitTimer); };
 }

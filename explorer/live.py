@@ -5,10 +5,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import state
+from explorer import page, state
 
 POINT_MAGIC = b"VAEZ"
-_JS = (Path(__file__).parent / "live.js").read_text()
+_JS = page.module("live.js")
 _CSS = """
 .vae-live { font-family: var(--st-font, sans-serif); font-size: 14px; }
 .vae-live .row { display: flex; gap: 16px; flex-wrap: wrap; align-items: flex-start; }

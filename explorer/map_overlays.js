@@ -1,4 +1,5 @@
-// Draws the latent map's overlays (decoder point, selected digit's ring and ±2σ ellipse, A-B paths)
+// Draws the latent map's overlays (decoder point, selected digit's ring and ±2σ ellipse, A-B paths,
+// and the user's own digit with its ±2σ ellipse while they draw it: window.__vaeDrawn, from draw.js)
 // as layout shapes with Plotly.relayout: that redraws only the shapes (~10 ms), never the 10k WebGL points,
 // and leaves the chart's spec, zoom, pan and selection alone on reruns.
 
@@ -42,6 +43,14 @@ function shapesFor(o) {
   if (o.selected && o.selected.x.length) {
     shapes.push(marker(o.selected.x[0], o.selected.y[0], { r: 9 }, { color: "black", width: 2.5 }));
   }
+  const drawn = window.__vaeDrawn && window.__vaeDrawn.map; // the user's own digit (draw.js), moved in the page
+  if (drawn) {
+    shapes.push(...polyline(drawn.ellipse, { color: "#d6336c", width: 2, dash: "dot" }));
+    const diamond = { path: "M0,-10L10,0L0,10L-10,0Z" };
+    const mark = marker(drawn.x, drawn.y, diamond, { color: "white", width: 2 }, "#d6336c");
+    mark.label = { text: "<b>you</b>", textposition: "top center", padding: 12, font: { size: 13, color: "#d6336c" } };
+    shapes.push(mark);
+  }
   if (o.decoder && o.decoder.x.length) {
     const cross = { path: "M-7,-7L7,7M-7,7L7,-7" };
     shapes.push(marker(o.decoder.x[0], o.decoder.y[0], cross, { color: "white", width: 6 }));
@@ -62,6 +71,17 @@ function apply(gd, overlays) {
   return true;
 }
 
+// the user's digit moves while they draw: redraw the shapes at most once per animation frame
+let drawnRaf = 0, lastKey = null;
+window.addEventListener("vae-drawn", () => {
+  if (drawnRaf || lastKey === null) return;
+  drawnRaf = requestAnimationFrame(() => {
+    drawnRaf = 0;
+    const gd = findMap(lastKey);
+    if (gd && gd.__vaeOverlays) apply(gd, gd.__vaeOverlays);
+  });
+});
+
 // data: JSON {v, map_key, overlays: {decoder, selected, ellipse, path, slerp}} (map_overlays.py)
 export default function ({ data }) {
   if (!data) return;
@@ -71,6 +91,7 @@ export default function ({ data }) {
     return;
   }
   const overlays = message.overlays;
+  lastKey = message.map_key;
   let tries = 0, raf = 0;
   const sync = () => {
     raf = 0;

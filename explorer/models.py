@@ -6,11 +6,12 @@ import numpy as np
 import streamlit as st
 import torch
 
-from explorer import decoder, snapshot, weights
+from explorer import decoder, prep, snapshot, weights
 from explorer.picker import REPO, resolve
 from vae_core import data
 from vae_core.checkpoint import CheckpointError, load_checkpoint
 from vae_core.figures import encode_all
+from vae_core.losses import elbo_parts
 from vae_core.sealed import file_digest
 from vae_core.model import VAE
 
@@ -79,3 +80,47 @@ def decode(model: VAE, z: np.ndarray) -> np.ndarray:
     """z: [N, D] -> pixel means [N, 28, 28] in [0, 1]."""
     logits = model.decode(torch.as_tensor(np.asarray(z, np.float32).reshape(-1, model.cfg.latent_dim)))
     return torch.sigmoid(logits).view(-1, 28, 28).numpy()
+
+
+@st.cache_resource(show_spinner="Sending the encoder to the page (once per model)…", max_entries=8)
+def _encoder_blob(_view, ident: str, with_decoder: bool) -> bytes:
+    return weights.pack_encoder(model_for(_view), model_id=ident, prep=prep.constants(), with_decoder=with_decoder)
+
+
+def encoder_blob(view: snapshot.Snapshot, with_decoder: bool) -> bytes | None:
+    """The encoder for the "Your digit" panel (None: layers the page cannot run), with the decoder
+    when the page does not hold it already."""
+    model = model_for(view)
+    if weights.encoder_ops(model) is None or (with_decoder and weights.decoder_ops(model) is None):
+        return None
+    return _encoder_blob(view, view.ident, with_decoder)
+
+
+SCORE_DRAWS = 4  # z draws per image for the -ELBO that ranks a user's digit among the test digits
+
+
+def _score_eps(d: int) -> torch.Tensor:
+    return torch.randn(SCORE_DRAWS, d, generator=torch.Generator().manual_seed(0))
+
+
+def score(view: snapshot.Snapshot, x: np.ndarray) -> dict:
+    """A 28x28 image in [0, 1] -> its posterior (mu, logvar) and -ELBO split into NLL and KL (nats)."""
+    model = model_for(view)
+    nll, kl, mu, logvar = elbo_parts(model, torch.as_tensor(x, dtype=torch.float32).view(1, 1, 28, 28),
+                                     _score_eps(view.latent_dim))
+    return {"nll": float(nll[0]), "kl": float(kl[0]), "mu": mu[0].numpy(), "logvar": logvar[0].numpy()}
+
+
+@st.cache_resource(show_spinner="Scoring the 10,000 test digits (once per model)…", max_entries=8)
+def _test_scores(_view, ident: str) -> np.ndarray:
+    model, (_, x) = model_for(_view), test_split(_view.dataset)
+    eps = _score_eps(_view.latent_dim)
+    scores = [sum(elbo_parts(model, x[i:i + 1000], eps)[:2]) for i in range(0, len(x), 1000)]
+    out = torch.cat(scores).numpy()
+    out.flags.writeable = False
+    return out
+
+
+def test_scores(view: snapshot.Snapshot) -> np.ndarray:
+    """-ELBO of every test digit, the same estimate as score()'s: [N] nats, sorted by test index."""
+    return _test_scores(view, view.ident)

@@ -22,7 +22,7 @@ import streamlit as st
 from vae_core.sealed import file_digest
 
 CACHE_ENV = "VAE_EXPLORER_CACHE"  # where snapshots live (default: ~/.cache/vae-explorer)
-VERSION = 1  # of the snapshot layout; another version is rebuilt
+VERSION = 2  # of the snapshot layout; another version is rebuilt (2: the blob names its model)
 log = logging.getLogger("explorer")
 
 

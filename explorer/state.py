@@ -31,6 +31,11 @@ class Key:
     AB_CHOSEN = "ab_chosen"  # which interpolation ends the user chose
     RANGES = "ranges"  # per-dim slider [lo, hi]
     LINK_READ, LINK_BAD = "link_read", "link_bad"  # a link is read once per session
+    END_POINTS = "end_points"  # {"A": z or None, "B": ...}: an end set to the user's own digit, not a test index
+    DRAW_ON, DRAW, UPLOAD = "draw_on", "draw", "upload"  # the "Your digit" toggle, canvas and uploader
+    DRAW_INPUT, DRAW_OFF = "draw_input", "draw_off"  # the draw message (explorer/your_digit.py), on and off
+    DRAWING, DRAW_PROBLEM = "drawing", "draw_problem"  # the user's 28x28 and the last input refused
+    UPLOADS, UPLOAD_SEEN = "uploads", "upload_seen"  # uploads taken so far; the file id last taken
 
     @staticmethod
     def slider(i: int) -> str:
@@ -47,7 +52,8 @@ def reset_for(view: Snapshot) -> None:
     for key in [k for k in ss if str(k).startswith("zs_")]:
         del ss[key]
     ss.update({Key.STATE_FOR: view.ident, Key.Z: [0.0] * view.latent_dim, Key.Z_VERSION: 0, Key.SELECTED: None,
-               Key.A: 0, Key.B: 1, Key.AB_CHOSEN: [], Key.RANGES: slider_ranges(view.mu).tolist()})
+               Key.A: 0, Key.B: 1, Key.AB_CHOSEN: [], Key.END_POINTS: {}, Key.RANGES: slider_ranges(view.mu).tolist()})
+    # the user's own digit (Key.DRAWING) is kept: another model places the same drawing
     ss.pop(Key.Z_PUSHED, None)  # the live widget's last pushed point belonged to the old model
 
 
@@ -121,15 +127,30 @@ def select(index: int) -> None:
 
 
 def ends() -> tuple[int, int]:
+    """The interpolation ends as test indices (an end set to the user's digit keeps its last index)."""
     return ss[Key.A], ss[Key.B]
+
+
+def end_points(mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The interpolation ends in latent space: a test digit's mean, or the user's own digit's."""
+    own = ss.get(Key.END_POINTS, {})
+    return tuple(np.asarray(own[end], np.float64) if own.get(end) is not None else mu[i]
+                 for end, i in zip("AB", ends()))
+
+
+def own_ends() -> set[str]:
+    """The ends set to the user's own digit rather than a test index."""
+    return {end for end, z in ss.get(Key.END_POINTS, {}).items() if z is not None}
 
 
 def chosen_ends() -> list[str]:
     return list(ss.get(Key.AB_CHOSEN, []))
 
 
-def choose(end: str, index: int | None = None) -> None:
-    """The user picked interpolation end `end` ("A" or "B"); index None: the widget already set it."""
+def choose(end: str, index: int | None = None, point=None) -> None:
+    """The user picked interpolation end `end` ("A" or "B"): a test index (None: the widget already
+    set it) or, with `point`, the latent mean of their own digit."""
+    ss.setdefault(Key.END_POINTS, {})[end] = None if point is None else [float(v) for v in point]
     if index is not None:
         ss[end] = index
     chosen = ss.setdefault(Key.AB_CHOSEN, [])
@@ -148,6 +169,43 @@ def interp_steps() -> int:
 
 def hover_state() -> dict:
     return ss.get(Key.MAP_HOVER) or {}
+
+
+def drawing() -> dict | None:
+    """The user's own digit: {"pixels": 784 bytes (28x28 uint8), "source": "drawn" | "upload", "v": n}."""
+    return ss.get(Key.DRAWING)
+
+
+def set_drawing(pixels: bytes | None, source: str) -> None:
+    """A new drawing or upload (None: cleared). Uploads are counted (`v`), so the page takes each once."""
+    if source == "upload":
+        ss[Key.UPLOADS] = ss.get(Key.UPLOADS, 0) + 1
+    ss[Key.DRAWING] = None if pixels is None else {"pixels": bytes(pixels), "source": source,
+                                                   "v": ss.get(Key.UPLOADS, 0)}
+    ss[Key.DRAW_PROBLEM] = None
+
+
+def draw_problem() -> str | None:
+    return ss.get(Key.DRAW_PROBLEM)
+
+
+def refuse_drawing(problem: str) -> None:
+    """An input that held no digit: one line in the panel; the last good drawing stays."""
+    ss[Key.DRAW_PROBLEM] = problem
+
+
+def draw_commit() -> object:
+    """What the drawing canvas last sent (its component state's "drawn"), unchecked."""
+    return (ss.get(Key.DRAW) or {}).get("drawn")
+
+
+def new_upload():
+    """The uploader's file (Streamlit's UploadedFile) when it is one not taken yet, else None."""
+    f = ss.get(Key.UPLOAD)
+    if f is None or ss.get(Key.UPLOAD_SEEN) == f.file_id:
+        return None
+    ss[Key.UPLOAD_SEEN] = f.file_id
+    return f
 
 
 def get(key: str, default=None):

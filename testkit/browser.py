@@ -119,11 +119,25 @@ def isolated_point(page, min_px: float = 10.0, candidates: int = 300) -> int:
 def load_live_decoder(page, blob: bytes) -> None:
     """Import explorer/live.js alone into the page and set window.__decode(z) -> 784 pixel means
     from a blob made by live.pack (no Streamlit server needed)."""
+    from explorer import page as page_js
     page.evaluate("""async ([source, b64]) => {
       const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
       const { decoderFromBlob } = await import(url);
       window.__decode = decoderFromBlob(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
-    }""", [(ROOT / "explorer" / "live.js").read_text(), base64.b64encode(blob).decode()])
+    }""", [page_js.module("live.js"), base64.b64encode(blob).decode()])
+
+
+def load_draw_module(page, blob: bytes, constants: dict) -> None:
+    """Import the "Your digit" module (nn.js + prep.js + draw.js) alone into the page and set
+    window.__encode(x784 in [0, 1]) -> {mu, logvar} from an encoder blob (weights.pack_encoder) and
+    window.__prepare(rgba, w, h) -> 784 uint8 with the preprocessing constants (prep.constants())."""
+    from explorer import page as page_js
+    page.evaluate("""async ([source, b64, constants]) => {
+      const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
+      const mod = await import(url);
+      window.__encode = mod.encoderFromBlob(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+      window.__prepare = mod.prepareWith(constants);
+    }""", [page_js.module("prep.js", "draw.js"), base64.b64encode(blob).decode(), constants])
 
 
 def map_shapes(page) -> list[dict]:

@@ -11,7 +11,7 @@ import torch
 
 from testkit.browser import (CHROMIUM, COUNT_SENT_JS, DRAG_JS, POINT_XY_JS, ROOT, chromium, click_map_point, isolated_point, load_live_decoder,
                      map_shapes, serve, wait_for_app, wait_idle)
-from explorer import picker, weights
+from explorer import page as page_js, picker, weights
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.model import VAE, VAEConfig
 
@@ -209,7 +209,7 @@ def test_live_decoder_refuses_an_unknown_version_or_op_visibly(change, words):
     bad = blob[:4] + len(text).to_bytes(4, "little") + text + blob[8 + n:]
     with chromium() as page:
         page.goto("about:blank")
-        out = page.evaluate(MOUNT_LIVE_JS, [(ROOT / "explorer" / "live.js").read_text(),
+        out = page.evaluate(MOUNT_LIVE_JS, [page_js.module("live.js"),
                                             base64.b64encode(bad).decode()])
     assert words in out["text"] and any(words in e for e in out["errors"]), out
     assert out["canvases"] == 0  # nothing drawn from weights it cannot read

@@ -36,6 +36,22 @@ def neg_elbo(model: VAE, x: torch.Tensor, beta: float = 1.0) -> tuple[torch.Tens
     return nll + beta * kl, nll, kl
 
 
+@torch.no_grad()
+def elbo_parts(model: VAE, x: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
+                                                                       torch.Tensor, torch.Tensor]:
+    """-ELBO per image with fixed noise, split: reconstruction NLL (the mean over the K draws
+    z = mu + sigma * eps[k]) and the analytic KL. The same eps for every image makes the score a
+    deterministic function of x, so images can be ranked by it. x: [B, 1, 28, 28], eps: [K, D].
+    Returns (nll [B], kl [B], mu [B, D], logvar [B, D])."""
+    mu, logvar = model.encode(x)
+    z = mu[None] + eps[:, None] * (0.5 * logvar).exp()[None]  # [K, B, D]
+    K, B, D = z.shape
+    logits = model.decode(z.reshape(K * B, D)).view(K, B, -1)
+    nll = F.binary_cross_entropy_with_logits(logits, x.reshape(1, B, -1).expand(K, B, -1),
+                                             reduction="none").sum(-1).mean(0)
+    return nll, gaussian_kl(mu, logvar), mu, logvar
+
+
 def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """log N(z; mu, exp(logvar)) summed over the last dim."""
     return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)

@@ -1,0 +1,288 @@
+// "Your digit": a drawing canvas and the model's encoder, both in the page. nn.js (the network steps)
+// and prep.js (the MNIST-style preprocessing) precede this file in the module (explorer/page.py).
+// Data in: the encoder blob (weights.pack_encoder), once per checkpoint; the draw message (VAED,
+// explorer/your_digit.py) arrives apart as a "vae-draw-input" event: projection, upload, on/off.
+// While a stroke is drawn, one encode per animation frame: the model's 28x28, mu, sigma, the
+// reconstruction from mu, and a "vae-drawn" event that moves the marker on the map and the pad.
+// State out, only when a stroke ends (or on undo / clear): {drawn: {seq, pixels: base64 | null}}.
+
+const encoders = new Map(); // model ident -> {header, net, decode}
+const drawings = new Map(); // component key -> {strokes, base, seq, imageV}: survives re-renders and model switches
+const SIDE = 280;
+
+function parseEncoder(bytes, header, start) {
+  if (header.role !== "encoder") throw new Error("not an encoder blob");
+  const floats = readFloats(bytes, header, start);
+  const net = buildNet(header.layers, floats, 784);
+  if (net.outSize !== 2 * header.latent_dim) throw new Error(`encoder gives ${net.outSize} values, not 2 x ${header.latent_dim}`);
+  const decode = header.decoder ? decoderOf(buildNet(header.decoder, floats, header.latent_dim)) : null;
+  return { header, net, decode };
+}
+
+// mu, logvar for a 28x28 uint8 image
+function encodeWith(enc, pixels) {
+  const x = new Float32Array(784);
+  for (let p = 0; p < 784; p++) x[p] = pixels[p] / 255;
+  const out = enc.net.run(x), D = enc.header.latent_dim;
+  return { mu: Float32Array.from(out.subarray(0, D)), logvar: Float32Array.from(out.subarray(D, 2 * D)) };
+}
+
+// for tests: encode(pixels784 in [0, 1]) -> {mu, logvar}; prepare(rgba, w, h) -> 784 uint8
+export function encoderFromBlob(bytes) {
+  const { header, start } = readHeader(bytes);
+  const enc = parseEncoder(bytes, header, start);
+  return (x) => {
+    const out = enc.net.run(Float32Array.from(x)), D = header.latent_dim;
+    return { mu: Array.from(out.subarray(0, D)), logvar: Array.from(out.subarray(D, 2 * D)) };
+  };
+}
+export function prepareWith(constants) {
+  return (rgba, w, h) => Array.from(prepare(rgba, w, h, constants));
+}
+
+// the drawing's place on the map: xy = (mu - center) @ W and the 2-sigma ellipse of
+// N(mu, diag(exp(logvar))) seen through W (as explorer/projection.py: Projection.ellipse)
+function onMap(proj, mu, logvar) {
+  const D = mu.length, c = proj.center, W = proj.W; // W: [D][2]
+  let x = 0, y = 0, a = 0, b = 0, d = 0;
+  for (let k = 0; k < D; k++) {
+    const v = Math.exp(logvar[k]), dx = mu[k] - c[k];
+    x += dx * W[k][0]; y += dx * W[k][1];
+    a += W[k][0] * W[k][0] * v; b += W[k][0] * W[k][1] * v; d += W[k][1] * W[k][1] * v;
+  }
+  const l11 = Math.sqrt(a), l21 = b / l11, l22 = Math.sqrt(Math.max(d - l21 * l21, 0)); // Cholesky
+  const ex = [], ey = [];
+  for (let n = 0; n <= 60; n++) {
+    const t = (2 * Math.PI * n) / 60, u = 2 * Math.cos(t), w = 2 * Math.sin(t);
+    ex.push(x + l11 * u); ey.push(y + l21 * u + l22 * w);
+  }
+  return { x, y, ellipse: { x: ex, y: ey } };
+}
+
+function setDrawn(detail) {
+  window.__vaeDrawn = detail;
+  window.dispatchEvent(new CustomEvent("vae-drawn", { detail }));
+}
+
+function toBase64(bytes) {
+  let s = "";
+  for (const v of bytes) s += String.fromCharCode(v);
+  return btoa(s);
+}
+
+export default function (component) {
+  const { data, parentElement } = component;
+  if (!data) return;
+  parentElement.querySelectorAll(".vae-draw").forEach((n) => n.remove());
+  let enc;
+  try {
+    const { header, start } = readHeader(data);
+    if (!encoders.has(header.id)) encoders.set(header.id, parseEncoder(data, header, start));
+    enc = encoders.get(header.id);
+  } catch (err) {
+    const message = `your digit: ${err.message}`;
+    console.error(message);
+    el("div", { class: "vae-draw error", "data-testid": "draw-error", text: message }, parentElement);
+    return;
+  }
+  return mount(component, enc);
+}
+
+function mount(component, enc) {
+  const { key, parentElement, setStateValue } = component;
+  const h = enc.header, D = h.latent_dim;
+  if (!drawings.has(key)) drawings.set(key, { strokes: [], base: null, seq: 0, imageV: -1, width: 18 });
+  const drawing = drawings.get(key);
+  let input = window.__vaeDrawInput && window.__vaeDrawInput.model === h.model ? window.__vaeDrawInput : null;
+
+  // ---- DOM
+  const root = el("div", { class: "vae-draw" }, parentElement);
+  const row = el("div", { class: "row" }, root);
+  const left = el("div", { class: "col" }, row);
+  const canvas = el("canvas", { width: SIDE, height: SIDE, class: "ink", "data-testid": "draw-canvas",
+    title: "Draw a digit: mouse, touch or pen" }, left);
+  const tools = el("div", { class: "tools" }, left);
+  const widthLabel = el("label", { class: "brush", text: "brush " }, tools);
+  const brush = el("input", { type: "range", min: 6, max: 40, step: 1, "aria-label": "brush width" }, widthLabel);
+  brush.value = drawing.width;
+  const undoBtn = el("button", { type: "button", "data-testid": "draw-undo", text: "Undo" }, tools);
+  const clearBtn = el("button", { type: "button", "data-testid": "draw-clear", text: "Clear" }, tools);
+  const right = el("div", { class: "col" }, row);
+  const pics = el("div", { class: "pics" }, right);
+  const fig = (label, id) => {
+    const f = el("figure", {}, pics);
+    const c = el("canvas", { width: 28, height: 28, class: "px", "data-testid": id }, f);
+    el("figcaption", { text: label }, f);
+    return c;
+  };
+  const seen = fig("what the model sees", "draw-input"), recon = fig("reconstruction from μ", "draw-recon");
+  const stats = el("div", { class: "stats", "data-testid": "draw-stats" }, right);
+  const message = el("div", { class: "message", "data-testid": "draw-message" }, right);
+  const timing = el("div", { class: "timing", "data-testid": "draw-timing" }, right);
+
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  const perf = (window.__vaeDraw = window.__vaeDraw || { frames: 0, encodeMs: [], frameMs: [], commits: 0 });
+  Object.assign(perf, { ready: true, model: h.model, prepare: (rgba, w, hh) => Array.from(prepare(rgba, w, hh, h.prep)),
+    encode: (px) => { const r = encodeWith(enc, px); return { mu: Array.from(r.mu), logvar: Array.from(r.logvar) }; } });
+
+  // ---- the canvas: white ink on black, as MNIST
+  let baseImage = null;
+  const setBase = (pixels) => {
+    baseImage = null;
+    if (!pixels) return;
+    const small = document.createElement("canvas");
+    small.width = small.height = 28;
+    const img = small.getContext("2d").createImageData(28, 28);
+    for (let p = 0; p < 784; p++) {
+      img.data[4 * p] = img.data[4 * p + 1] = img.data[4 * p + 2] = pixels[p];
+      img.data[4 * p + 3] = 255;
+    }
+    small.getContext("2d").putImageData(img, 0, 0);
+    baseImage = small;
+  };
+  const strokePath = (s) => {
+    ctx.lineWidth = s.w;
+    ctx.beginPath();
+    const [x0, y0] = s.pts[0];
+    if (s.pts.length === 1) { ctx.arc(x0, y0, s.w / 2, 0, 2 * Math.PI); ctx.fill(); return; }
+    ctx.moveTo(x0, y0);
+    for (const [x, y] of s.pts.slice(1)) ctx.lineTo(x, y);
+    ctx.stroke();
+  };
+  const repaint = () => {
+    ctx.fillStyle = "#000";
+    ctx.fillRect(0, 0, SIDE, SIDE);
+    if (baseImage) { ctx.imageSmoothingEnabled = true; ctx.drawImage(baseImage, 0, 0, SIDE, SIDE); }
+    Object.assign(ctx, { strokeStyle: "#fff", fillStyle: "#fff", lineCap: "round", lineJoin: "round" });
+    drawing.strokes.forEach(strokePath);
+  };
+  setBase(drawing.base);
+
+  // ---- encode what is drawn: at most once per animation frame
+  const seenCtx = seen.getContext("2d"), reconCtx = recon.getContext("2d");
+  const seenImg = seenCtx.createImageData(28, 28), reconImg = reconCtx.createImageData(28, 28);
+  const reconPx = new Float32Array(784);
+  let current = null; // the 28x28 the model sees now, or null
+  const paint = (ctx2, img, values, scale) => {
+    for (let p = 0; p < 784; p++) {
+      img.data[4 * p] = img.data[4 * p + 1] = img.data[4 * p + 2] = Math.round(values[p] * scale);
+      img.data[4 * p + 3] = 255;
+    }
+    ctx2.putImageData(img, 0, 0);
+  };
+  const fmt = (a) => Array.from(a.slice(0, 8), (v) => v.toFixed(2)).join(", ") + (a.length > 8 ? ", …" : "");
+  const blank = (text) => {
+    current = null;
+    seenCtx.clearRect(0, 0, 28, 28); reconCtx.clearRect(0, 0, 28, 28);
+    stats.textContent = "";
+    message.textContent = text;
+    setDrawn(null);
+  };
+  function encodeNow() {
+    const t0 = performance.now();
+    let pixels;
+    if (!drawing.strokes.length && !drawing.base) { blank("Draw a digit here, or upload an image below."); return; }
+    if (!drawing.strokes.length) pixels = drawing.base; // an upload: exactly what Python made of it
+    else {
+      try {
+        pixels = prepare(ctx.getImageData(0, 0, SIDE, SIDE).data, SIDE, SIDE, h.prep);
+      } catch (err) { blank(err.message); return; }
+    }
+    current = pixels;
+    const tp = performance.now();
+    const { mu, logvar } = encodeWith(enc, pixels);
+    const decode = enc.decode || nets.get(h.model);
+    if (decode) paint(reconCtx, reconImg, decode(mu, reconPx), 255);
+    const t1 = performance.now();
+    paint(seenCtx, seenImg, pixels, 1);
+    message.textContent = "";
+    const sigma = Array.from(logvar, (v) => Math.exp(0.5 * v));
+    stats.innerHTML = "";
+    el("div", { text: `μ = (${fmt(mu)})` }, stats);
+    el("div", { text: `σ = (${fmt(sigma)})` }, stats);
+    timing.textContent = `encoded${decode ? " and reconstructed" : ""} in your browser · ${(t1 - tp).toFixed(2)} ms`
+      + (drawing.strokes.length ? ` (+ ${(tp - t0).toFixed(2)} ms preparing the 28×28)` : "");
+    const place = input && input.proj ? onMap(input.proj, mu, logvar) : null;
+    setDrawn({ model: h.model, mu: Array.from(mu), logvar: Array.from(logvar), map: place });
+    perf.frames += 1;
+    perf.encodeMs.push(t1 - tp); // encode + reconstruct
+    perf.frameMs.push(t1 - t0); // with the preparing of the canvas's pixels
+    if (perf.encodeMs.length > 4000) { perf.encodeMs.splice(0, 2000); perf.frameMs.splice(0, 2000); }
+    perf.last = { pixels: Array.from(pixels), mu: Array.from(mu), logvar: Array.from(logvar) };
+  }
+  let raf = 0;
+  const schedule = () => { if (!raf) raf = requestAnimationFrame(() => { raf = 0; encodeNow(); }); };
+
+  // tell Python (a stroke ended, undo, clear): the 28x28 it should score, or null
+  const send = () => {
+    drawing.seq += 1;
+    perf.commits += 1;
+    setStateValue("drawn", { seq: drawing.seq, pixels: current ? toBase64(current) : null });
+  };
+
+  // ---- pointer events: mouse, touch and pen alike
+  const abort = new AbortController();
+  const on = (target, type, fn) => target.addEventListener(type, fn, { signal: abort.signal });
+  let live = null;
+  const at = (ev) => {
+    const r = canvas.getBoundingClientRect();
+    return [((ev.clientX - r.left) / r.width) * SIDE, ((ev.clientY - r.top) / r.height) * SIDE];
+  };
+  on(canvas, "pointerdown", (ev) => {
+    if (live) return; // a second finger does not start another stroke
+    ev.preventDefault();
+    try { canvas.setPointerCapture(ev.pointerId); } catch (e) { /* synthetic pointers cannot be captured */ }
+    live = { id: ev.pointerId, stroke: { w: drawing.width, pts: [at(ev)] } };
+    drawing.strokes.push(live.stroke);
+    Object.assign(ctx, { strokeStyle: "#fff", fillStyle: "#fff", lineCap: "round", lineJoin: "round" });
+    strokePath(live.stroke);
+    schedule();
+  });
+  on(canvas, "pointermove", (ev) => {
+    if (!live || ev.pointerId !== live.id) return;
+    const events = ev.getCoalescedEvents ? ev.getCoalescedEvents() : [];
+    for (const e of events.length ? events : [ev]) {
+      const p = at(e), pts = live.stroke.pts, q = pts[pts.length - 1];
+      pts.push(p);
+      ctx.lineWidth = live.stroke.w;
+      ctx.beginPath(); ctx.moveTo(q[0], q[1]); ctx.lineTo(p[0], p[1]); ctx.stroke();
+    }
+    schedule();
+  });
+  const end = (ev) => {
+    if (!live || ev.pointerId !== live.id) return;
+    live = null;
+    if (raf) { cancelAnimationFrame(raf); raf = 0; }
+    encodeNow();
+    send();
+  };
+  on(canvas, "pointerup", end);
+  on(canvas, "pointercancel", end);
+  on(brush, "input", () => { drawing.width = Number(brush.value); });
+  on(undoBtn, "click", () => {
+    if (!drawing.strokes.length) { if (!drawing.base) return; drawing.base = null; setBase(null); }
+    else drawing.strokes.pop();
+    repaint(); encodeNow(); send();
+  });
+  on(clearBtn, "click", () => {
+    drawing.strokes.length = 0; drawing.base = null; setBase(null);
+    repaint(); encodeNow(); send();
+  });
+  const takeInput = (msg) => {
+    if (!msg || msg.model !== h.model) return;
+    input = msg;
+    if (msg.image && msg.image.v !== drawing.imageV) { // an upload Python prepared: it replaces the drawing
+      drawing.imageV = msg.image.v;
+      drawing.strokes.length = 0;
+      drawing.base = Uint8Array.from(atob(msg.image.pixels), (ch) => ch.charCodeAt(0));
+      setBase(drawing.base);
+      repaint();
+    }
+    encodeNow();
+  };
+  on(window, "vae-draw-input", (ev) => takeInput(ev.detail));
+  on(window, "vae-decoder", (ev) => { if (ev.detail === h.model && current) encodeNow(); });
+  repaint();
+  if (input) takeInput(input); else encodeNow();
+  return () => { abort.abort(); if (raf) cancelAnimationFrame(raf); };
+}

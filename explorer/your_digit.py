@@ -1,0 +1,170 @@
+"""Your digit: draw one or upload an image; the encoder runs in the page while you draw, and torch
+scores the drawing when a stroke ends.
+
+The page side is draw.js (canvas, preprocessing, encoder, marker); the encoder's weights go to the
+page once per checkpoint, only when this panel is first opened. What crosses into the page:
+- the encoder blob (weights.pack_encoder), data of the `draw` element;
+- the draw message, b"VAED" + JSON {v, model, active, proj: {center, W}, image: {v, pixels} | null}:
+  where the map's plane is (so the page places the marker) and an upload Python prepared (base64 of
+  28x28 uint8), taken by the page once per `image.v`;
+- back: {drawn: {seq, pixels: base64 of the 28x28 | null}} when a stroke ends (or undo, clear).
+"""
+import base64
+import hashlib
+import json
+
+import numpy as np
+import streamlit as st
+
+from explorer import images, page, state, uploads
+from explorer.infer import decode
+from explorer.prep import SIZE, DigitError, prepare
+from explorer.projection import Projection
+from explorer.snapshot import Snapshot
+
+VERSION = 1  # of the draw message; draw.js refuses any other
+N_NEIGHBOURS = 8
+N_SAMPLES = 5
+_CSS = """
+.vae-draw { font-family: var(--st-font, sans-serif); font-size: 14px; }
+.vae-draw .row { display: flex; gap: 20px; flex-wrap: wrap; align-items: flex-start; }
+.vae-draw canvas.ink { width: 280px; height: 280px; border-radius: 6px; background: #000; cursor: crosshair;
+  touch-action: none; display: block; }
+.vae-draw .tools { display: flex; gap: 8px; align-items: center; margin-top: 6px; }
+.vae-draw .tools input { width: 90px; accent-color: var(--st-primary-color, #ff4b4b); vertical-align: middle; }
+.vae-draw button { font: inherit; padding: 2px 10px; border: 1px solid #ccc; border-radius: 6px; background: #fff;
+  cursor: pointer; }
+.vae-draw .pics { display: flex; flex-direction: column; gap: 8px; }
+.vae-draw figure { margin: 0; text-align: center; color: #777; font-size: 12px; }
+.vae-draw canvas.px { width: 104px; height: 104px; image-rendering: pixelated; border-radius: 4px; background: #000;
+  display: block; }
+.vae-draw .stats { margin-top: 8px; font-variant-numeric: tabular-nums; }
+.vae-draw .message { color: #b00020; margin-top: 6px; min-height: 1em; }
+.vae-draw .timing { color: #777; font-size: 12px; margin-top: 4px; }
+.vae-draw.error { color: #b00020; padding: 8px 0; }
+"""
+_draw = st.components.v2.component("vae_draw", js=page.module("prep.js", "draw.js"), css=_CSS)
+_INPUT_JS = """
+export default function ({ data }) {
+  if (!data || String.fromCharCode(...data.subarray(0, 4)) !== "VAED") return;
+  const msg = JSON.parse(new TextDecoder().decode(data.subarray(4)));
+  if (msg.v !== %d) { console.error(`your digit: draw message version ${msg.v}, this page reads %d`); return; }
+  window.__vaeDrawInput = msg;
+  if (!msg.active) {  // the panel is closed: no marker for a drawing nobody sees
+    window.__vaeDrawn = null;
+    window.dispatchEvent(new CustomEvent("vae-drawn", { detail: null }));
+  }
+  window.dispatchEvent(new CustomEvent("vae-draw-input", { detail: msg }));
+}
+""" % (VERSION, VERSION)
+_input = st.components.v2.component("vae_draw_input", js=_INPUT_JS, css=":host { display: none; }")
+
+
+def message(view: Snapshot, proj: Projection | None, active: bool) -> bytes:
+    """The draw message (see the module docstring)."""
+    msg = {"v": VERSION, "model": view.ident, "active": active}
+    if proj is not None:
+        msg["proj"] = {"center": np.round(proj.center, 6).tolist(), "W": np.round(proj.W, 6).tolist()}
+    own = state.drawing()
+    if own is not None and own["source"] == "upload":
+        msg["image"] = {"v": own["v"], "pixels": base64.b64encode(own["pixels"]).decode()}
+    return b"VAED" + json.dumps(msg).encode()
+
+
+def toggle(view: Snapshot, proj: Projection, use_live: bool) -> None:
+    """The panel's switch, under the map; the panel itself when it is on."""
+    on = st.toggle("✏️ Your digit: draw one, or upload an image, and watch the encoder place it",
+                   key=state.Key.DRAW_ON)
+    if on:
+        panel(view, proj, use_live)
+    else:
+        _input(key=state.Key.DRAW_OFF, data=message(view, None, False), height=0)
+
+
+def take_drawing() -> None:
+    """The canvas sent a finished stroke (or undo, clear): its 28x28, base64; checked, never trusted."""
+    drawn = state.draw_commit()
+    if not isinstance(drawn, dict):
+        return
+    pixels = drawn.get("pixels")
+    if pixels is None:
+        state.set_drawing(None, "drawn")
+        return
+    try:
+        raw = base64.b64decode(pixels, validate=True) if isinstance(pixels, str) and len(pixels) < 2000 else b""
+    except ValueError:
+        raw = b""
+    if len(raw) == SIZE * SIZE:
+        state.set_drawing(raw, "drawn")
+
+
+def take_upload() -> None:
+    """An uploaded file: prepared as the model's 28x28 (explorer/prep.py), or one line saying why not."""
+    f = state.new_upload()
+    if f is None:
+        return
+    try:
+        pixels = prepare(uploads.read_grey(f.getvalue()))
+    except DigitError as e:
+        state.refuse_drawing(f"{f.name[:60]}: {e}")
+        return
+    state.set_drawing(pixels.tobytes(), "upload")
+
+
+@st.fragment
+def panel(view: Snapshot, proj: Projection, use_live: bool) -> None:
+    """Canvas and encoder in the page; upload; the drawing scored by torch. A stroke's end reruns only this."""
+    from explorer import models  # torch: this panel needs it, the first page does not
+    blob = models.encoder_blob(view, with_decoder=not use_live)
+    if blob is None:
+        st.info("This model has layers the page cannot run, so it cannot encode a drawing live.")
+        return
+    _draw(key=state.Key.DRAW, data=blob, on_drawn_change=take_drawing)
+    st.file_uploader("…or upload an image (PNG, JPEG, WebP or GIF)", type=uploads.EXTENSIONS, key=state.Key.UPLOAD,
+                     on_change=take_upload, max_upload_size=uploads.MAX_MB)
+    if state.draw_problem():
+        st.error(state.draw_problem())
+    _input(key=state.Key.DRAW_INPUT, data=message(view, proj, True), height=0)
+    own = state.drawing()
+    if own is not None:
+        scored(view, own["pixels"])
+
+
+def scored(view: Snapshot, pixels: bytes) -> None:
+    """What torch makes of the drawing: -ELBO and its rank, posterior samples, nearest test digits."""
+    from explorer import models
+    x = np.frombuffer(pixels, np.uint8).reshape(SIZE, SIZE) / 255.0
+    s = models.score(view, x)
+    neg_elbo = s["nll"] + s["kl"]
+    rank = float((models.test_scores(view) < neg_elbo).mean())
+    st.markdown(f"**−ELBO {neg_elbo:.1f} nats** = reconstruction {s['nll']:.1f} + KL {s['kl']:.1f} · "
+                f"more unusual than **{rank:.0%}** of the test digits")
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(pixels).digest()[:8], "little"))
+    z = s["mu"] + rng.standard_normal((N_SAMPLES, view.latent_dim)) * np.exp(0.5 * s["logvar"])
+    st.image(images.inline(images.grid_png(decode(view, z), nrow=N_SAMPLES, scale=3)),
+             caption=f"{N_SAMPLES} samples from q(z | your digit)")
+    near = nearest(view.mu, s["mu"], N_NEIGHBOURS)
+    test_images = models.test_split(view.dataset)[0].images.numpy()
+    st.caption(f"The {N_NEIGHBOURS} nearest test digits in latent space (click one to select it)")
+    for col, i in zip(st.columns(N_NEIGHBOURS), near):
+        col.image(images.inline(images.to_png(test_images[i] / 255.0, 2)), width=56)
+        if col.button(view.classes[int(view.labels[i])], key=f"near_{i}", help=f"test digit #{i}",
+                      use_container_width=True):
+            state.select(int(i))
+            st.rerun()
+    c1, c2, c3 = st.columns(3)
+    if c1.button("Decode this point", key="own_decode", type="primary", use_container_width=True):
+        state.set_z(s["mu"])
+        st.rerun()
+    for col, end in ((c2, "A"), (c3, "B")):
+        if col.button(f"Set as {end}", key=f"own_{end}", use_container_width=True):
+            state.choose(end, point=s["mu"])
+            st.rerun()
+
+
+def nearest(mu: np.ndarray, z: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k test means nearest to z (Euclidean, all latent dims), nearest first."""
+    d = ((mu - np.asarray(z, np.float32)) ** 2).sum(1)
+    k = min(k, len(d))
+    near = np.argpartition(d, k - 1)[:k]
+    return near[np.argsort(d[near], kind="stable")]

@@ -1,0 +1,416 @@
+"""Your digit: preprocessing (Python and the page's), uploads and their bounds, the encoder in the
+page against torch, the panel in AppTest, and drawing with a real pointer in Chromium."""
+import base64
+import io
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from explorer import picker, prep, uploads, weights, your_digit
+from testkit.browser import CHROMIUM, COUNT_SENT_JS, chromium, load_draw_module, serve, wait_for_app, wait_idle
+from vae_core.checkpoint import load_checkpoint, save_checkpoint
+from vae_core.losses import bernoulli_nll, elbo_parts, gaussian_kl
+from vae_core.model import VAE, VAEConfig
+
+APP = str(ROOT / "explorer" / "app.py")
+SHIPPED = ROOT / picker.DEFAULT_CHECKPOINT
+browser = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)")
+
+
+def png(a: np.ndarray, mode: str | None = None, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a, mode).save(buf, fmt)
+    return buf.getvalue()
+
+
+def one(h=300, w=200, ink=20, paper=240) -> np.ndarray:
+    """A dark "1" on light paper, off centre."""
+    a = np.full((h, w), paper, np.uint8)
+    a[50:150, 30:40] = ink
+    return a
+
+
+# ---- the recipe (explorer/prep.py)
+
+def test_a_digit_is_scaled_into_20x20_and_centred_by_mass():
+    out = prep.prepare(one())
+    ys, xs = np.nonzero(out)
+    assert ys.max() - ys.min() + 1 == 20  # the long side fills the 20-pixel box
+    mass = out.astype(float)
+    cy, cx = ((np.arange(28) + 0.5)[:, None] * mass).sum() / mass.sum(), ((np.arange(28) + 0.5) * mass).sum() / mass.sum()
+    assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5
+    assert out.max() == 255  # light on dark after the inversion
+
+
+def test_dark_on_light_and_light_on_dark_give_the_same_digit():
+    dark_on_light = one()
+    np.testing.assert_array_equal(prep.prepare(dark_on_light), prep.prepare(255 - dark_on_light))
+
+
+def test_colour_is_greyed_like_pillow():
+    rgba = np.random.default_rng(0).integers(0, 256, (40, 30, 4), dtype=np.uint8)
+    rgba[..., 3] = 255
+    want = np.asarray(Image.fromarray(rgba[..., :3], "RGB").convert("L"))
+    np.testing.assert_array_equal(prep.grey_from_rgba(rgba), want)
+
+
+def test_transparent_paper_counts_as_white():
+    rgba = np.zeros((50, 50, 4), np.uint8)  # transparent everywhere...
+    rgba[10:40, 20:25] = (0, 0, 0, 255)  # ...but a black opaque stroke
+    assert prep.prepare_rgba(rgba).max() == 255
+
+
+@pytest.mark.parametrize("image, words", [
+    (np.full((50, 50), 255, np.uint8), "one flat colour"),
+    (np.zeros((50, 50), np.uint8), "one flat colour"),
+    (np.pad(np.zeros((48, 48), np.uint8), 1, constant_values=255), "Most of the image is ink"),
+])
+def test_an_image_with_no_digit_is_refused_in_one_line(image, words):
+    with pytest.raises(prep.DigitError, match=words) as e:
+        prep.prepare(image)
+    assert "\n" not in str(e.value)
+
+
+def test_area_weights_average_exactly():
+    M = prep.area_weights(7, 3)
+    np.testing.assert_allclose(M.sum(1), 1)
+    np.testing.assert_allclose(M.sum(0), 3 / 7)  # every input pixel counted once, spread by area
+
+
+# ---- uploads (explorer/uploads.py)
+
+def test_every_colour_depth_reads_as_the_same_grey():
+    a = one()
+    want = prep.prepare(a)
+    for im in (Image.fromarray(a).convert("RGB"), Image.fromarray(a).convert("RGBA"), Image.fromarray(a).convert("P"),
+               Image.fromarray(a).convert("LA"), Image.fromarray(a.astype(np.uint16) * 257)):
+        buf = io.BytesIO()
+        im.save(buf, "PNG")
+        np.testing.assert_array_equal(prep.prepare(uploads.read_grey(buf.getvalue())), want, err_msg=im.mode)
+    for fmt in ("GIF", "WEBP"):  # lossless for flat colours
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, fmt, lossless=True)
+        assert np.abs(prep.prepare(uploads.read_grey(buf.getvalue())).astype(int) - want).max() <= 2, fmt
+    jpeg = prep.prepare(uploads.read_grey(png(a, fmt="JPEG")))
+    assert np.abs(jpeg.astype(int) - want).mean() < 3
+
+
+def test_a_phone_photo_is_turned_the_right_way_up():
+    a = one()
+    im = Image.fromarray(np.rot90(a).copy())  # stored on its side...
+    exif = Image.Exif()
+    exif[0x0112] = 8  # ...with the orientation tag that says "rotate 90 clockwise to view"
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", exif=exif, quality=95)
+    got = prep.prepare(uploads.read_grey(buf.getvalue()))
+    ys, xs = np.nonzero(got > 128)
+    assert np.ptp(ys) > 3 * np.ptp(xs)  # upright: a tall "1", not a lying one
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_decoded():
+    bomb = png(np.zeros((8000, 8000), np.uint8))  # 64 megapixels in ~60 KB
+    assert len(bomb) < 200_000
+    started = time.perf_counter()
+    with pytest.raises(prep.DigitError, match="over the 40 megapixel limit"):
+        uploads.read_grey(bomb)
+    assert time.perf_counter() - started < 0.2  # decoding 64 MP would take seconds
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"", "empty"),
+    (b"GIF89a not really", "not a PNG, JPEG, WebP or GIF"),
+    (b"%PDF-1.4 a document", "not a PNG, JPEG, WebP or GIF"),
+    (png(np.zeros((10, 10), np.uint8), fmt="BMP"), "not a PNG, JPEG, WebP or GIF"),
+    (png(one())[:-60], "damaged or truncated"),
+    (b"\x89PNG" + bytes(uploads.MAX_BYTES), "over the 10 MB limit"),
+])
+def test_bad_files_are_one_line(data, words):
+    with pytest.raises(prep.DigitError, match=words) as e:
+        uploads.read_grey(data)
+    assert "\n" not in str(e.value)
+
+
+# ---- the encoder's blob and the score
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_encoders_run_in_the_page(arch):
+    model = VAE(VAEConfig(arch=arch, latent_dim=3, hidden=[16], conv_channels=[4, 8]))
+    kinds = [kind for kind, *_ in weights.encoder_ops(model)]
+    assert kinds == (["linear"] * 2 if arch == "mlp" else ["conv", "conv", "linear", "linear"])
+    blob = weights.pack_encoder(model, model_id="m", prep=prep.constants(), with_decoder=True)
+    n = int.from_bytes(blob[4:8], "little")
+    header = __import__("json").loads(blob[8:8 + n])
+    assert header["role"] == "encoder" and header["prep"] == prep.constants() and header["decoder"]
+    assert header["n_floats"] == sum(p.numel() for p in model.parameters())
+
+
+def test_elbo_parts_is_the_fixed_noise_elbo(tiny_model, images):
+    eps = torch.randn(3, tiny_model.cfg.latent_dim, generator=torch.Generator().manual_seed(1))
+    nll, kl, mu, logvar = elbo_parts(tiny_model, images, eps)
+    with torch.no_grad():
+        m, lv = tiny_model.encode(images)
+        want = torch.stack([bernoulli_nll(tiny_model.decode(m + e * (0.5 * lv).exp()), images) for e in eps]).mean(0)
+    torch.testing.assert_close(nll, want)
+    torch.testing.assert_close(kl, gaussian_kl(m, lv))
+    assert torch.equal(elbo_parts(tiny_model, images, eps)[0], nll)  # deterministic: it can rank digits
+
+
+def test_nearest_orders_by_distance():
+    mu = np.array([[0, 0], [3, 0], [1, 0], [0, 2]], np.float32)
+    assert your_digit.nearest(mu, np.array([0.9, 0]), 3).tolist() == [2, 0, 1]  # 0.01, 0.81, 4.41 < 4.81
+
+
+@pytest.mark.parametrize("value", [None, "x", {"pixels": 5}, {"pixels": "!!!"}, {"pixels": "AAAA"},
+                                   {"pixels": base64.b64encode(bytes(785)).decode()}, {"pixels": "A" * 10**6}])
+def test_a_hostile_canvas_message_is_dropped(monkeypatch, value):
+    taken = []
+    monkeypatch.setattr(your_digit.state, "draw_commit", lambda: value)
+    monkeypatch.setattr(your_digit.state, "set_drawing", lambda *a: taken.append(a))
+    your_digit.take_drawing()
+    assert taken == []
+
+
+def test_a_canvas_message_of_784_pixels_is_taken(monkeypatch):
+    taken = []
+    monkeypatch.setattr(your_digit.state, "draw_commit",
+                        lambda: {"seq": 1, "pixels": base64.b64encode(bytes(range(256)) * 3 + bytes(16)).decode()})
+    monkeypatch.setattr(your_digit.state, "set_drawing", lambda *a: taken.append(a))
+    your_digit.take_drawing()
+    assert len(taken) == 1 and len(taken[0][0]) == 784 and taken[0][1] == "drawn"
+
+
+# ---- the panel in AppTest
+
+@pytest.fixture
+def panel():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.toggle(key="draw_on").set_value(True).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def scored_text(at) -> str:
+    return " ".join(m.value for m in at.markdown if "ELBO" in m.value)
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped checkpoint")
+def test_an_upload_is_scored_and_bad_ones_are_one_line_each(panel):
+    at = panel
+    at.file_uploader(key="upload").upload("one.png", png(one()), "image/png").run()
+    assert not at.exception and not at.error
+    first = scored_text(at)
+    assert "more unusual than" in first and "reconstruction" in first and "KL" in first
+    near = [b.label for b in at.button if b.key and b.key.startswith("near_")]
+    assert len(near) == 8 and near.count("1") >= 6, near  # the shipped model places a "1" among the 1s
+    bad = [("bomb.png", png(np.zeros((8000, 8000), np.uint8)), "megapixel limit"),
+           ("notes.png", b"not an image at all", "not a PNG"),
+           ("cut.png", png(one())[:-60], "damaged or truncated"),
+           ("blank.png", png(np.full((60, 60), 255, np.uint8)), "flat colour"),
+           ("black.png", png(np.zeros((60, 60), np.uint8)), "flat colour"),
+           ("inky.png", png(np.pad(np.zeros((58, 58), np.uint8), 1, constant_values=255)), "Most of the image is ink"),
+           ("huge.png", b"\x89PNG" + bytes(uploads.MAX_BYTES + 1), "10 MB limit")]
+    for name, data, words in bad:
+        at.file_uploader(key="upload").set_value((name, data, "image/png")).run()
+        assert not at.exception, (name, at.exception)
+        assert len(at.error) == 1 and words in at.error[0].value and name in at.error[0].value, (name, at.error)
+        assert scored_text(at) == first  # the last good digit stays, scored the same
+    at.file_uploader(key="upload").set_value(("one.png", png(one()), "image/png")).run()
+    assert not at.error  # a good file again clears the line
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped checkpoint")
+def test_the_drawing_acts_like_a_clicked_digit(panel):
+    at = panel
+    at.file_uploader(key="upload").upload("one.png", png(one()), "image/png").run()
+    near = next(b for b in at.button if b.key and b.key.startswith("near_"))
+    index = int(near.key[5:])
+    near.click().run()
+    assert f"Test digit #{index}" in " ".join(h.value for h in at.subheader)  # selected as if clicked on the map
+    at.button(key="own_decode").click().run()
+    z = at.session_state["z"]
+    assert z != [0.0, 0.0] and z[0] > 0 and z[1] < 0  # the shipped model's 1s sit at z0 > 0, z1 < 0
+    at.button(key="own_A").click().run()
+    assert at.session_state["end_points"]["A"] is not None
+    assert not at.exception
+
+
+# ---- in a real browser
+
+def _draw_rgba(page, strokes: list, width: int = 18, side: int = 280) -> np.ndarray:
+    """Strokes drawn by the browser's own canvas, white on black, as the panel draws them: RGBA."""
+    data = page.evaluate("""([strokes, width, side]) => {
+      const c = document.createElement('canvas'); c.width = c.height = side;
+      const ctx = c.getContext('2d', {willReadFrequently: true});
+      ctx.fillStyle = '#000'; ctx.fillRect(0, 0, side, side);
+      Object.assign(ctx, {strokeStyle: '#fff', lineWidth: width, lineCap: 'round', lineJoin: 'round'});
+      for (const pts of strokes) {
+        ctx.beginPath(); ctx.moveTo(...pts[0]); pts.slice(1).forEach((p) => ctx.lineTo(...p)); ctx.stroke();
+      }
+      return Array.from(ctx.getImageData(0, 0, side, side).data);
+    }""", [strokes, width, side])
+    return np.array(data, np.uint8).reshape(side, side, 4)
+
+
+def _cases() -> dict[str, np.ndarray]:
+    """Uploaded-style RGBA images: off-centre, tiny, huge, dark on light, colour, transparent."""
+    rng = np.random.default_rng(3)
+    out = {}
+    im = Image.new("L", (200, 160), 0)
+    ImageDraw.Draw(im).line([(150, 20), (190, 20), (160, 140)], fill=255, width=9)  # a "7" in a corner
+    out["off-centre 7"] = np.asarray(im.convert("RGBA"))
+    tiny = np.zeros((7, 5), np.uint8)
+    tiny[1:6, 2] = 255
+    out["tiny 5x7"] = np.asarray(Image.fromarray(tiny).convert("RGBA"))
+    huge = Image.new("L", (1200, 900), 250)
+    ImageDraw.Draw(huge).ellipse((400, 150, 800, 750), outline=10, width=60)  # a dark "0" on paper
+    out["huge dark-on-light 0"] = np.asarray(huge.convert("RGBA"))
+    colour = Image.new("RGB", (120, 150), (250, 230, 90))
+    ImageDraw.Draw(colour).line([(30, 30), (90, 30), (40, 130)], fill=(20, 40, 200), width=12)
+    out["colour"] = np.asarray(colour.convert("RGBA"))
+    clear = np.zeros((90, 60, 4), np.uint8)
+    clear[10:80, 25:33] = (0, 0, 0, 255)
+    clear[10:80, 33:36] = (0, 0, 0, 128)
+    out["transparent"] = clear
+    noisy = np.clip(rng.normal(40, 12, (100, 100)), 0, 255).astype(np.uint8)
+    noisy[20:80, 45:55] = 200
+    out["noisy photo"] = np.asarray(Image.fromarray(noisy).convert("RGBA"))
+    return out
+
+
+@browser
+def test_page_preprocessing_is_pythons_pixel_for_pixel():
+    torch.manual_seed(0)
+    blob = weights.pack_encoder(VAE(VAEConfig(latent_dim=2, hidden=[8])), model_id="t", prep=prep.constants(),
+                                with_decoder=False)
+    with chromium() as page:
+        page.goto("about:blank")
+        load_draw_module(page, blob, prep.constants())
+        cases = _cases()
+        cases["drawn 1"] = _draw_rgba(page, [[[150, 40], [140, 240]]])
+        cases["drawn 0"] = _draw_rgba(page, [[[140 + 60 * np.sin(t), 140 - 90 * np.cos(t)]
+                                              for t in np.linspace(0, 2 * np.pi, 40)]], width=14)
+        cases["drawn 4, thin"] = _draw_rgba(page, [[[80, 40], [60, 160], [200, 160]], [[170, 60], [170, 250]]], 6)
+        for name, rgba in cases.items():
+            h, w = rgba.shape[:2]
+            got = page.evaluate("([b64, w, h]) => window.__prepare(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)), "
+                                "w, h)", [base64.b64encode(rgba.tobytes()).decode(), w, h])
+            want = prep.prepare_rgba(rgba)
+            assert want.max() > 150, name  # a digit, not an empty frame
+            assert np.abs(np.array(got).reshape(28, 28).astype(int) - want).max() <= 1, name
+        for image in (np.full((30, 30, 4), 255, np.uint8), np.dstack([np.zeros((30, 30, 3), np.uint8),
+                                                                    np.full((30, 30), 255, np.uint8)])):
+            with pytest.raises(prep.DigitError) as e:
+                prep.prepare_rgba(image)
+            err = page.evaluate("(b64) => { try { window.__prepare(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)), "
+                                "30, 30); return null; } catch (e) { return e.message; } }",
+                                base64.b64encode(image.tobytes()).decode())
+            assert err == str(e.value)  # the same line on both sides
+
+
+@browser
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_page_encoder_matches_torch(arch, mnist_test):
+    if arch == "mlp" and SHIPPED.is_file():
+        model = load_checkpoint(SHIPPED)[0]
+    else:
+        torch.manual_seed(0)
+        model = VAE(VAEConfig(arch=arch, latent_dim=3, hidden=[32, 16], conv_channels=[8, 16]))
+    model.eval()
+    x = torch.cat([mnist_test.floats()[:40], torch.rand(10, 1, 28, 28, generator=torch.Generator().manual_seed(0))])
+    with torch.no_grad():
+        mu, logvar = (t.numpy() for t in model.encode(x))
+    blob = weights.pack_encoder(model, model_id="t", prep=prep.constants(), with_decoder=False)
+    with chromium() as page:
+        page.goto("about:blank")
+        load_draw_module(page, blob, prep.constants())
+        got = page.evaluate("(xs) => xs.map(window.__encode)", x.reshape(50, 784).tolist())
+    assert len(got) == 50
+    assert np.abs(np.array([g["mu"] for g in got]) - mu).max() < 1e-4
+    assert np.abs(np.array([g["logvar"] for g in got]) - logvar).max() < 1e-4
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    if not CHROMIUM.exists() or not SHIPPED.is_file():
+        pytest.skip("needs chromium and the shipped checkpoint")
+    with serve() as url:
+        yield url
+
+
+def open_panel(page, url):
+    page.add_init_script(COUNT_SENT_JS)
+    wait_for_app(page, url)
+    wait_idle(page, 500)
+    page.get_by_text("Your digit: draw one").click()
+    page.get_by_test_id("draw-canvas").wait_for(timeout=60_000)
+    page.wait_for_function("window.__vaeDraw && window.__vaeDraw.ready", timeout=60_000)
+    wait_idle(page, 800)
+
+
+def stroke(page, points: list) -> int:
+    """Draw one stroke with the mouse through canvas-relative points; messages sent while it was drawn."""
+    box = page.get_by_test_id("draw-canvas").bounding_box()
+    at = [(box["x"] + x * box["width"] / 280, box["y"] + y * box["height"] / 280) for x, y in points]
+    page.mouse.move(*at[0])
+    page.mouse.down()
+    before = page.evaluate("window.__sent")
+    for p in at[1:]:
+        page.mouse.move(*p, steps=2)
+    during = page.evaluate("window.__sent") - before
+    page.mouse.up()
+    return during
+
+
+def neighbour_labels(page) -> list[str]:
+    page.wait_for_function("document.querySelectorAll('[class*=\"st-key-near_\"]').length === 8", timeout=30_000)
+    return page.locator('[class*="st-key-near_"]').all_inner_texts()
+
+
+@browser
+@pytest.mark.parametrize("digit, points", [
+    ("1", [(140, 40), (137, 100), (134, 170), (132, 240)]),
+    ("0", [(140 + 60 * np.sin(t), 140 - 95 * np.cos(t)) for t in np.linspace(0, 2 * np.pi, 30)]),
+])
+def test_drawing_a_digit_places_it_among_its_kind_without_the_server(app_url, digit, points):
+    with chromium() as page:
+        open_panel(page, app_url)
+        frames = page.evaluate("window.__vaeDraw.frames")
+        during = stroke(page, points)
+        assert page.evaluate("window.__vaeDraw.frames") > frames + 1  # encoded while drawing
+        labels = neighbour_labels(page)
+        shapes = page.evaluate("document.querySelector('.st-key-map .js-plotly-plot').layout.shapes || []")
+        drawn = page.evaluate("window.__vaeDrawn")
+        if digit == "0":
+            page.get_by_text("nearest test digits").scroll_into_view_if_needed()
+            page.screenshot(path=str(ROOT / "tests" / "out" / "04-your-digit.png"))
+    assert during == 0  # nothing reaches the server while the stroke is drawn
+    assert labels.count(digit) >= 6, labels
+    assert drawn and drawn["map"] is not None
+    you = [s for s in shapes if (s.get("label") or {}).get("text") == "<b>you</b>"]
+    assert len(you) == 1 and abs(you[0]["xanchor"] - drawn["map"]["x"]) < 1e-9  # the marker on the big map
+
+
+@browser
+def test_clear_and_a_bad_upload_each_say_one_line_in_the_page(app_url, tmp_path):
+    with chromium() as page:
+        open_panel(page, app_url)
+        stroke(page, [(140, 40), (135, 240)])
+        neighbour_labels(page)
+        page.get_by_test_id("draw-clear").click()
+        page.get_by_text("Draw a digit here, or upload an image below.").wait_for(timeout=10_000)
+        assert page.evaluate("window.__vaeDrawn") is None  # the marker goes with the drawing
+        bad = tmp_path / "photo.png"
+        bad.write_bytes(b"this is not a picture")
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
+        page.get_by_text("photo.png: That file is not a PNG, JPEG, WebP or GIF image.").wait_for(timeout=30_000)
+        good = tmp_path / "one.png"
+        good.write_bytes(png(one()))
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(good))
+        assert neighbour_labels(page).count("1") >= 6
+        page.wait_for_function("window.__vaeDrawn && window.__vaeDrawn.map", timeout=10_000)  # placed by the page too
