@@ -1,22 +1,19 @@
 // "Your digit": a drawing canvas and the model's encoder, both in the page. nn.js (the network steps)
 // and prep.js (the MNIST-style preprocessing) precede this file in the module (explorer/page.py).
-// Data in: the encoder blob (weights.pack_encoder), once per checkpoint; the draw message (VAED,
-// explorer/your_digit.py) arrives apart as a "vae-draw-input" event: projection, upload, on/off.
+// Data in: the draw message (VAED, explorer/your_digit.py: message): the checkpoint, the map's
+// projection, an upload Python prepared. The encoder itself arrives once per checkpoint through
+// encoder.js (window.__vaeEncoders, "vae-encoder" event), so this element's data stays small.
 // While a stroke is drawn, one encode per animation frame: the model's 28x28, mu, sigma, the
 // reconstruction from mu, and a "vae-drawn" event that moves the marker on the map and the pad.
 // State out, only when a stroke ends (or on undo / clear): {drawn: {seq, pixels: base64 | null}}.
 
-const encoders = new Map(); // model ident -> {header, net, decode}
+const MESSAGE_VERSION = 1;
 const drawings = new Map(); // component key -> {strokes, base, seq, imageV}: survives re-renders and model switches
 const SIDE = 280;
 
-function parseEncoder(bytes, header, start) {
-  if (header.role !== "encoder") throw new Error("not an encoder blob");
-  const floats = readFloats(bytes, header, start);
-  const net = buildNet(header.layers, floats, 784);
-  if (net.outSize !== 2 * header.latent_dim) throw new Error(`encoder gives ${net.outSize} values, not 2 x ${header.latent_dim}`);
-  const decode = header.decoder ? decoderOf(buildNet(header.decoder, floats, header.latent_dim)) : null;
-  return { header, net, decode };
+function encoderFor(model) {
+  const found = window.__vaeEncoders && (window.__vaeEncoders.get(model) || window.__vaeEncoders.get("*"));
+  return found || null;
 }
 
 // mu, logvar for a 28x28 uint8 image
@@ -27,22 +24,14 @@ function encodeWith(enc, pixels) {
   return { mu: Float32Array.from(out.subarray(0, D)), logvar: Float32Array.from(out.subarray(D, 2 * D)) };
 }
 
-// for tests: encode(pixels784 in [0, 1]) -> {mu, logvar}; prepare(rgba, w, h) -> 784 uint8
-export function encoderFromBlob(bytes) {
-  const { header, start } = readHeader(bytes);
-  const enc = parseEncoder(bytes, header, start);
-  return (x) => {
-    const out = enc.net.run(Float32Array.from(x)), D = header.latent_dim;
-    return { mu: Array.from(out.subarray(0, D)), logvar: Array.from(out.subarray(D, 2 * D)) };
-  };
-}
+// for tests: prepare(rgba, w, h) -> 784 uint8
 export function prepareWith(constants) {
   return (rgba, w, h) => Array.from(prepare(rgba, w, h, constants));
 }
 
 // the drawing's place on the map: xy = (mu - center) @ W and the 2-sigma ellipse of
-// N(mu, diag(exp(logvar))) seen through W (as explorer/projection.py: Projection.ellipse)
-function onMap(proj, mu, logvar) {
+// N(mu, diag(exp(logvar))) seen through W (as explorer/projection.py: Projection.ellipse); exported for tests
+export function onMap(proj, mu, logvar) {
   const D = mu.length, c = proj.center, W = proj.W; // W: [D][2]
   let x = 0, y = 0, a = 0, b = 0, d = 0;
   for (let k = 0; k < D; k++) {
@@ -74,26 +63,42 @@ export default function (component) {
   const { data, parentElement } = component;
   if (!data) return;
   parentElement.querySelectorAll(".vae-draw").forEach((n) => n.remove());
-  let enc;
+  let msg;
   try {
-    const { header, start } = readHeader(data);
-    if (!encoders.has(header.id)) encoders.set(header.id, parseEncoder(data, header, start));
-    enc = encoders.get(header.id);
+    if (String.fromCharCode(...data.subarray(0, 4)) !== "VAED") throw new Error("not a draw message");
+    msg = JSON.parse(new TextDecoder().decode(data.subarray(4)));
+    if (msg.v !== MESSAGE_VERSION) throw new Error(`draw message version ${msg.v}, this page reads ${MESSAGE_VERSION}`);
   } catch (err) {
-    const message = `your digit: ${err.message}`;
-    console.error(message);
-    el("div", { class: "vae-draw error", "data-testid": "draw-error", text: message }, parentElement);
-    return;
+    return refuse(parentElement, `your digit: ${err.message}`);
   }
-  return mount(component, enc);
+  const enc = encoderFor(msg.model);
+  if (enc && enc.error) return refuse(parentElement, enc.error);
+  if (!enc) { // the encoder's element has not run yet: mount when it has
+    const wait = el("div", { class: "vae-draw", text: "Loading the encoder…" }, parentElement);
+    const ready = (ev) => {
+      if (ev.detail !== msg.model && ev.detail !== null) return;
+      window.removeEventListener("vae-encoder", ready);
+      wait.remove();
+      cleanup = encoderFor(msg.model) && encoderFor(msg.model).error
+        ? refuse(parentElement, encoderFor(msg.model).error) : mount(component, encoderFor(msg.model), msg);
+    };
+    let cleanup = null;
+    window.addEventListener("vae-encoder", ready);
+    return () => { window.removeEventListener("vae-encoder", ready); if (cleanup) cleanup(); };
+  }
+  return mount(component, enc, msg);
 }
 
-function mount(component, enc) {
+function refuse(parentElement, message) {
+  console.error(message);
+  el("div", { class: "vae-draw error", "data-testid": "draw-error", text: message }, parentElement);
+}
+
+function mount(component, enc, input) {
   const { key, parentElement, setStateValue } = component;
-  const h = enc.header, D = h.latent_dim;
+  const h = enc.header;
   if (!drawings.has(key)) drawings.set(key, { strokes: [], base: null, seq: 0, imageV: -1, width: 18 });
   const drawing = drawings.get(key);
-  let input = window.__vaeDrawInput && window.__vaeDrawInput.model === h.model ? window.__vaeDrawInput : null;
 
   // ---- DOM
   const root = el("div", { class: "vae-draw" }, parentElement);
@@ -202,7 +207,7 @@ function mount(component, enc) {
     el("div", { text: `σ = (${fmt(sigma)})` }, stats);
     timing.textContent = `encoded${decode ? " and reconstructed" : ""} in your browser · ${(t1 - tp).toFixed(2)} ms`
       + (drawing.strokes.length ? ` (+ ${(tp - t0).toFixed(2)} ms preparing the 28×28)` : "");
-    const place = input && input.proj ? onMap(input.proj, mu, logvar) : null;
+    const place = input.proj ? onMap(input.proj, mu, logvar) : null;
     setDrawn({ model: h.model, mu: Array.from(mu), logvar: Array.from(logvar), map: place });
     perf.frames += 1;
     perf.encodeMs.push(t1 - tp); // encode + reconstruct
@@ -269,8 +274,6 @@ function mount(component, enc) {
     repaint(); encodeNow(); send();
   });
   const takeInput = (msg) => {
-    if (!msg || msg.model !== h.model) return;
-    input = msg;
     if (msg.image && msg.image.v !== drawing.imageV) { // an upload Python prepared: it replaces the drawing
       drawing.imageV = msg.image.v;
       drawing.strokes.length = 0;
@@ -280,9 +283,8 @@ function mount(component, enc) {
     }
     encodeNow();
   };
-  on(window, "vae-draw-input", (ev) => takeInput(ev.detail));
   on(window, "vae-decoder", (ev) => { if (ev.detail === h.model && current) encodeNow(); });
   repaint();
-  if (input) takeInput(input); else encodeNow();
+  takeInput(input);
   return () => { abort.abort(); if (raf) cancelAnimationFrame(raf); };
 }

@@ -33,7 +33,7 @@ class Key:
     LINK_READ, LINK_BAD = "link_read", "link_bad"  # a link is read once per session
     END_POINTS = "end_points"  # {"A": z or None, "B": ...}: an end set to the user's own digit, not a test index
     DRAW_ON, DRAW, UPLOAD = "draw_on", "draw", "upload"  # the "Your digit" toggle, canvas and uploader
-    DRAW_INPUT, DRAW_OFF = "draw_input", "draw_off"  # the draw message (explorer/your_digit.py), on and off
+    DRAW_ENCODER, DRAW_OFF = "draw_encoder", "draw_off"  # invisible page helpers of the panel
     DRAWING, DRAW_PROBLEM = "drawing", "draw_problem"  # the user's 28x28 and the last input refused
     UPLOADS, UPLOAD_SEEN = "uploads", "upload_seen"  # uploads taken so far; the file id last taken
 

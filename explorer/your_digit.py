@@ -3,15 +3,20 @@ scores the drawing when a stroke ends.
 
 The page side is draw.js (canvas, preprocessing, encoder, marker); the encoder's weights go to the
 page once per checkpoint, only when this panel is first opened. What crosses into the page:
-- the encoder blob (weights.pack_encoder), data of the `draw` element;
-- the draw message, b"VAED" + JSON {v, model, active, proj: {center, W}, image: {v, pixels} | null}:
-  where the map's plane is (so the page places the marker) and an upload Python prepared (base64 of
-  28x28 uint8), taken by the page once per `image.v`;
+- the encoder blob (weights.pack_encoder), data of the invisible `draw_encoder` element, outside
+  the panel's fragment (encoder.js);
+- the draw message, b"VAED" + JSON {v, model, proj: {center, W}, image?: {v, pixels}}, data of the
+  `draw` element (draw.js): where the map's plane is (so the page places the marker) and an upload
+  Python prepared (base64 of 28x28 uint8), taken by the page once per `image.v`;
+- `draw_off`, while the panel is closed: clears the drawing's marker;
 - back: {drawn: {seq, pixels: base64 of the 28x28 | null}} when a stroke ends (or undo, clear).
 """
 import base64
 import hashlib
 import json
+import os
+import sys
+import time
 
 import numpy as np
 import streamlit as st
@@ -25,6 +30,7 @@ from explorer.snapshot import Snapshot
 VERSION = 1  # of the draw message; draw.js refuses any other
 N_NEIGHBOURS = 8
 N_SAMPLES = 5
+TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/your_digit.py
 _CSS = """
 .vae-draw { font-family: var(--st-font, sans-serif); font-size: 14px; }
 .vae-draw .row { display: flex; gap: 20px; flex-wrap: wrap; align-items: flex-start; }
@@ -44,27 +50,20 @@ _CSS = """
 .vae-draw.error { color: #b00020; padding: 8px 0; }
 """
 _draw = st.components.v2.component("vae_draw", js=page.module("prep.js", "draw.js"), css=_CSS)
-_INPUT_JS = """
-export default function ({ data }) {
-  if (!data || String.fromCharCode(...data.subarray(0, 4)) !== "VAED") return;
-  const msg = JSON.parse(new TextDecoder().decode(data.subarray(4)));
-  if (msg.v !== %d) { console.error(`your digit: draw message version ${msg.v}, this page reads %d`); return; }
-  window.__vaeDrawInput = msg;
-  if (!msg.active) {  // the panel is closed: no marker for a drawing nobody sees
-    window.__vaeDrawn = null;
-    window.dispatchEvent(new CustomEvent("vae-drawn", { detail: null }));
-  }
-  window.dispatchEvent(new CustomEvent("vae-draw-input", { detail: msg }));
+_encoder = st.components.v2.component("vae_draw_encoder", js=page.module("encoder.js"), css=":host { display: none; }")
+_OFF_JS = """
+export default function () {  // the panel is closed: no marker for a drawing nobody sees
+  window.__vaeDrawn = null;
+  window.dispatchEvent(new CustomEvent("vae-drawn", { detail: null }));
 }
-""" % (VERSION, VERSION)
-_input = st.components.v2.component("vae_draw_input", js=_INPUT_JS, css=":host { display: none; }")
+"""
+_off = st.components.v2.component("vae_draw_off", js=_OFF_JS, css=":host { display: none; }")
 
 
-def message(view: Snapshot, proj: Projection | None, active: bool) -> bytes:
+def message(view: Snapshot, proj: Projection) -> bytes:
     """The draw message (see the module docstring)."""
-    msg = {"v": VERSION, "model": view.ident, "active": active}
-    if proj is not None:
-        msg["proj"] = {"center": np.round(proj.center, 6).tolist(), "W": np.round(proj.W, 6).tolist()}
+    msg = {"v": VERSION, "model": view.ident,
+           "proj": {"center": np.round(proj.center, 6).tolist(), "W": np.round(proj.W, 6).tolist()}}
     own = state.drawing()
     if own is not None and own["source"] == "upload":
         msg["image"] = {"v": own["v"], "pixels": base64.b64encode(own["pixels"]).decode()}
@@ -75,10 +74,17 @@ def toggle(view: Snapshot, proj: Projection, use_live: bool) -> None:
     """The panel's switch, under the map; the panel itself when it is on."""
     on = st.toggle("✏️ Your digit: draw one, or upload an image, and watch the encoder place it",
                    key=state.Key.DRAW_ON)
-    if on:
-        panel(view, proj, use_live)
-    else:
-        _input(key=state.Key.DRAW_OFF, data=message(view, None, False), height=0)
+    if not on:
+        _off(key=state.Key.DRAW_OFF, data=b"off", height=0)
+        return
+    from explorer import models  # torch: this panel needs it, the first page does not
+    blob = models.encoder_blob(view, with_decoder=not use_live)
+    if blob is None:
+        st.info("This model has layers the page cannot run, so it cannot encode a drawing live.")
+        return
+    # outside the panel's fragment: a stroke's end reruns the panel without re-sending (or hashing) this
+    _encoder(key=state.Key.DRAW_ENCODER, data=blob, height=0)
+    panel(view, proj)
 
 
 def take_drawing() -> None:
@@ -112,22 +118,25 @@ def take_upload() -> None:
 
 
 @st.fragment
-def panel(view: Snapshot, proj: Projection, use_live: bool) -> None:
+def panel(view: Snapshot, proj: Projection) -> None:
     """Canvas and encoder in the page; upload; the drawing scored by torch. A stroke's end reruns only this."""
-    from explorer import models  # torch: this panel needs it, the first page does not
-    blob = models.encoder_blob(view, with_decoder=not use_live)
-    if blob is None:
-        st.info("This model has layers the page cannot run, so it cannot encode a drawing live.")
-        return
-    _draw(key=state.Key.DRAW, data=blob, on_drawn_change=take_drawing)
+    from explorer import models
+    started = time.perf_counter()
+    models.test_scores(view)  # once per model, on opening: a stroke's end then only scores the drawing
+    _draw(key=state.Key.DRAW, data=message(view, proj), on_drawn_change=take_drawing)
     st.file_uploader("…or upload an image (PNG, JPEG, WebP or GIF)", type=uploads.EXTENSIONS, key=state.Key.UPLOAD,
                      on_change=take_upload, max_upload_size=uploads.MAX_MB)
     if state.draw_problem():
         st.error(state.draw_problem())
-    _input(key=state.Key.DRAW_INPUT, data=message(view, proj, True), height=0)
+    if TIMING:
+        print(f"timing: draw panel before scoring {1000 * (time.perf_counter() - started):.2f} ms", file=sys.stderr,
+              flush=True)
     own = state.drawing()
     if own is not None:
+        started = time.perf_counter()
         scored(view, own["pixels"])
+        if TIMING:
+            print(f"timing: scored {1000 * (time.perf_counter() - started):.2f} ms", file=sys.stderr, flush=True)
 
 
 def scored(view: Snapshot, pixels: bytes) -> None:

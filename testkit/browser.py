@@ -128,16 +128,19 @@ def load_live_decoder(page, blob: bytes) -> None:
 
 
 def load_draw_module(page, blob: bytes, constants: dict) -> None:
-    """Import the "Your digit" module (nn.js + prep.js + draw.js) alone into the page and set
+    """Import the "Your digit" modules (nn.js + encoder.js, nn.js + prep.js + draw.js) into the page and set
     window.__encode(x784 in [0, 1]) -> {mu, logvar} from an encoder blob (weights.pack_encoder) and
-    window.__prepare(rgba, w, h) -> 784 uint8 with the preprocessing constants (prep.constants())."""
+    window.__prepare(rgba, w, h) -> 784 uint8 with the preprocessing constants (prep.constants()), and
+    window.__onMap(proj, mu, logvar) -> {x, y, ellipse} (the drawing's marker on the map)."""
     from explorer import page as page_js
-    page.evaluate("""async ([source, b64, constants]) => {
-      const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
-      const mod = await import(url);
-      window.__encode = mod.encoderFromBlob(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
-      window.__prepare = mod.prepareWith(constants);
-    }""", [page_js.module("prep.js", "draw.js"), base64.b64encode(blob).decode(), constants])
+    page.evaluate("""async ([encoderSource, drawSource, b64, constants]) => {
+      const load = (source) => import(URL.createObjectURL(new Blob([source], {type: 'text/javascript'})));
+      const [encoder, draw] = [await load(encoderSource), await load(drawSource)];
+      window.__encode = encoder.encoderFromBlob(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+      window.__prepare = draw.prepareWith(constants);
+      window.__onMap = draw.onMap;
+    }""", [page_js.module("encoder.js"), page_js.module("prep.js", "draw.js"), base64.b64encode(blob).decode(),
+           constants])
 
 
 def map_shapes(page) -> list[dict]:

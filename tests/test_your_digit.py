@@ -335,6 +335,57 @@ def test_page_encoder_matches_torch(arch, mnist_test):
     assert np.abs(np.array([g["logvar"] for g in got]) - logvar).max() < 1e-4
 
 
+@browser
+def test_the_marker_follows_the_maps_projection():
+    """A 5-D posterior through a PCA-like plane: the page's marker is Projection.to_xy, and its ellipse
+    points lie on Projection.ellipse's 2-sigma contour."""
+    from explorer.projection import Projection
+    rng = np.random.default_rng(4)
+    W = np.linalg.qr(rng.normal(size=(5, 2)))[0]
+    proj = Projection(rng.normal(size=5), W, ("", ""))
+    mu, logvar = rng.normal(size=5), rng.normal(-1, 0.5, size=5)
+    torch.manual_seed(0)
+    blob = weights.pack_encoder(VAE(VAEConfig(latent_dim=2, hidden=[8])), model_id="t", prep=prep.constants(),
+                                with_decoder=False)
+    with chromium() as page:
+        page.goto("about:blank")
+        load_draw_module(page, blob, prep.constants())
+        got = page.evaluate("([proj, mu, lv]) => window.__onMap(proj, mu, lv)",
+                            [{"center": proj.center.tolist(), "W": proj.W.tolist()}, mu.tolist(), logvar.tolist()])
+    np.testing.assert_allclose([got["x"], got["y"]], proj.to_xy(mu), atol=1e-9)
+    cov = W.T @ np.diag(np.exp(logvar)) @ W
+    d = np.stack([got["ellipse"]["x"], got["ellipse"]["y"]], 1) - proj.to_xy(mu)
+    np.testing.assert_allclose(np.einsum("ni,ij,nj->n", d, np.linalg.inv(cov), d), 4.0, rtol=1e-9)
+    reference = proj.ellipse(mu, logvar) - proj.to_xy(mu)  # the Python ellipse: the same contour
+    np.testing.assert_allclose(np.einsum("ni,ij,nj->n", reference, np.linalg.inv(cov), reference), 4.0, rtol=1e-9)
+
+
+@pytest.fixture
+def other_models(tmp_path, monkeypatch):
+    """A home with a 5-D MLP and a 2-D conv checkpoint (untrained), and a fresh snapshot cache."""
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "checkpoints" / "z5.pt", VAE(VAEConfig(latent_dim=5, hidden=[16])), dataset="mnist")
+    save_checkpoint(tmp_path / "checkpoints" / "conv.pt", VAE(VAEConfig(arch="conv", hidden=[16], conv_channels=[4, 8])),
+                    dataset="mnist")
+    monkeypatch.setenv(picker.HOME_ENV, str(tmp_path))
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "data").symlink_to(ROOT / "data")
+    return tmp_path
+
+
+def test_the_panel_scores_a_drawing_for_any_latent_size_and_the_conv_encoder(other_models):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    for name in ("checkpoints/conv.pt", "checkpoints/z5.pt"):
+        at.selectbox(key="ckpt").set_value(name).run()
+        if not at.toggle(key="draw_on").value:
+            at.toggle(key="draw_on").set_value(True).run()
+        at.file_uploader(key="upload").set_value((f"{name}.png", png(one()), "image/png")).run()
+        assert not at.exception and not at.error, (name, at.exception, at.error)
+        assert "more unusual than" in scored_text(at), name
+        assert len([b for b in at.button if b.key and b.key.startswith("near_")]) == 8, name
+
+
 @pytest.fixture(scope="module")
 def app_url():
     if not CHROMIUM.exists() or not SHIPPED.is_file():
@@ -394,6 +445,22 @@ def test_drawing_a_digit_places_it_among_its_kind_without_the_server(app_url, di
     assert drawn and drawn["map"] is not None
     you = [s for s in shapes if (s.get("label") or {}).get("text") == "<b>you</b>"]
     assert len(you) == 1 and abs(you[0]["xanchor"] - drawn["map"]["x"]) < 1e-9  # the marker on the big map
+
+
+@browser
+def test_with_live_decoding_off_the_panel_brings_its_own_decoder(app_url):
+    with chromium() as page:
+        open_panel(page, app_url)
+        page.get_by_text("Live decoding in the browser").click()
+        page.get_by_test_id("live-digit").wait_for(state="detached", timeout=30_000)
+        page.wait_for_function("window.__vaeDraw.ready", timeout=30_000)
+        wait_idle(page, 500)
+        page.evaluate("window.__vaeNets.clear()")  # forget the live decoder this page held before
+        stroke(page, [(140, 40), (135, 240)])
+        page.get_by_text("encoded and reconstructed in your browser").wait_for(timeout=10_000)
+        ink = page.get_by_test_id("draw-recon").evaluate(
+            "(c) => c.getContext('2d').getImageData(0, 0, 28, 28).data.filter((v, i) => i % 4 === 0 && v > 128).length")
+    assert ink > 10  # a reconstructed "1", decoded with the decoder that came with the encoder
 
 
 @browser

@@ -1,0 +1,47 @@
+// The encoder for the "Your digit" panel: its blob (weights.pack_encoder) arrives once per checkpoint
+// in an invisible element outside the panel's fragment, so a stroke's end never re-sends (or
+// re-hashes) megabytes. Parsed here with nn.js (which precedes this file) and kept in
+// window.__vaeEncoders by checkpoint ident, where draw.js finds it ("vae-encoder" event).
+
+const encoders = (window.__vaeEncoders = window.__vaeEncoders || new Map()); // model -> {header, net, decode} | {error}
+
+function parseEncoder(bytes) {
+  const { header, start } = readHeader(bytes);
+  if (header.role !== "encoder") throw new Error("not an encoder blob");
+  const floats = readFloats(bytes, header, start);
+  const net = buildNet(header.layers, floats, 784);
+  if (net.outSize !== 2 * header.latent_dim) throw new Error(`encoder gives ${net.outSize} values, not 2 x ${header.latent_dim}`);
+  const decode = header.decoder ? decoderOf(buildNet(header.decoder, floats, header.latent_dim)) : null;
+  return { header, net, decode };
+}
+
+// for tests: encode(pixels784 in [0, 1]) -> {mu, logvar}
+export function encoderFromBlob(bytes) {
+  const enc = parseEncoder(bytes), D = enc.header.latent_dim;
+  return (x) => {
+    const out = enc.net.run(Float32Array.from(x));
+    return { mu: Array.from(out.subarray(0, D)), logvar: Array.from(out.subarray(D, 2 * D)) };
+  };
+}
+
+// data: the encoder blob; its header's `model` names the checkpoint
+export default function ({ data }) {
+  if (!data) return;
+  let model = null;
+  try {
+    const n = new DataView(data.buffer, data.byteOffset).getUint32(4, true);
+    model = JSON.parse(new TextDecoder().decode(data.subarray(8, 8 + n))).model;
+  } catch (err) { /* parseEncoder says what is wrong */ }
+  if (model !== null && encoders.has(model) && !encoders.get(model).error) return;
+  let entry;
+  try {
+    entry = parseEncoder(data);
+    model = entry.header.model;
+  } catch (err) {
+    entry = { error: `your digit: ${err.message}` };
+    console.error(entry.error);
+  }
+  encoders.set(model ?? "*", entry); // "*": a blob too broken to name its model
+  if (model !== null) encoders.delete("*");
+  window.dispatchEvent(new CustomEvent("vae-encoder", { detail: model }));
+}
