@@ -112,7 +112,7 @@ function mount(component, enc, input) {
   brush.value = drawing.width;
   const undoBtn = el("button", { type: "button", "data-testid": "draw-undo", text: "Undo" }, tools);
   const clearBtn = el("button", { type: "button", "data-testid": "draw-clear", text: "Clear" }, tools);
-  const right = el("div", { class: "col" }, row);
+  const right = el("div", { class: "col side" }, row);
   const pics = el("div", { class: "pics" }, right);
   const fig = (label, id) => {
     const f = el("figure", {}, pics);

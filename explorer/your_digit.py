@@ -34,6 +34,7 @@ TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/y
 _CSS = """
 .vae-draw { font-family: var(--st-font, sans-serif); font-size: 14px; }
 .vae-draw .row { display: flex; gap: 20px; flex-wrap: wrap; align-items: flex-start; }
+.vae-draw .col.side { flex: 1 1 110px; min-width: 110px; }
 .vae-draw canvas.ink { width: 280px; height: 280px; border-radius: 6px; background: #000; cursor: crosshair;
   touch-action: none; display: block; }
 .vae-draw .tools { display: flex; gap: 8px; align-items: center; margin-top: 6px; }
@@ -41,7 +42,7 @@ _CSS = """
 .vae-draw button { font: inherit; padding: 2px 10px; border: 1px solid #ccc; border-radius: 6px; background: #fff;
   cursor: pointer; }
 .vae-draw .pics { display: flex; flex-direction: column; gap: 8px; }
-.vae-draw figure { margin: 0; text-align: center; color: #777; font-size: 12px; }
+.vae-draw figure { margin: 0; width: 104px; text-align: center; color: #777; font-size: 12px; }
 .vae-draw canvas.px { width: 104px; height: 104px; image-rendering: pixelated; border-radius: 4px; background: #000;
   display: block; }
 .vae-draw .stats { margin-top: 8px; font-variant-numeric: tabular-nums; }

@@ -360,6 +360,54 @@ def test_the_marker_follows_the_maps_projection():
     np.testing.assert_allclose(np.einsum("ni,ij,nj->n", reference, np.linalg.inv(cov), reference), 4.0, rtol=1e-9)
 
 
+MOUNT_DRAW_JS = """async ([encoderSource, drawSource, blob64, message]) => {
+  const load = async (source) => (await import(URL.createObjectURL(new Blob([source], {type: 'text/javascript'})))).default;
+  const [encoder, draw] = [await load(encoderSource), await load(drawSource)];
+  const errors = [], log = console.error;
+  console.error = (...a) => { errors.push(a.join(' ')); log(...a); };
+  encoder({data: Uint8Array.from(atob(blob64), (c) => c.charCodeAt(0))});
+  const div = document.createElement('div');
+  document.body.appendChild(div);
+  draw({data: new TextEncoder().encode(message), key: 'k', parentElement: div, setStateValue: () => {}});
+  console.error = log;
+  return {text: div.innerText, errors, canvases: div.querySelectorAll('canvas').length};
+}"""
+
+
+def _with_header(blob: bytes, change) -> bytes:
+    n = int.from_bytes(blob[4:8], "little")
+    header = __import__("json").loads(blob[8:8 + n])
+    change(header)
+    text = __import__("json").dumps(header).encode()
+    text += b" " * (-len(text) % 4)
+    return blob[:4] + len(text).to_bytes(4, "little") + text + blob[8 + n:]
+
+
+@browser
+@pytest.mark.parametrize("case, words", [
+    ("op", 'your digit: unknown layer op "conv3d"'),
+    ("blob version", "your digit: weights format version 2, this page reads 1"),
+    ("message version", "your digit: draw message version 9, this page reads 1"),
+])
+def test_the_panel_refuses_what_it_cannot_read_visibly(case, words):
+    from explorer import page as page_js
+    torch.manual_seed(0)
+    blob = weights.pack_encoder(VAE(VAEConfig(arch="conv", latent_dim=2, hidden=[8], conv_channels=[4, 8])),
+                                model_id="m", prep=prep.constants(), with_decoder=False)
+    if case == "op":
+        blob = _with_header(blob, lambda h: h["layers"][0].update(op="conv3d"))
+    elif case == "blob version":
+        blob = _with_header(blob, lambda h: h.update(version=2))
+    message = 'VAED{"v": %d, "model": "m", "proj": {"center": [0, 0], "W": [[1, 0], [0, 1]]}}' % (
+        9 if case == "message version" else 1)
+    with chromium() as page:
+        page.goto("about:blank")
+        out = page.evaluate(MOUNT_DRAW_JS, [page_js.module("encoder.js"), page_js.module("prep.js", "draw.js"),
+                                            base64.b64encode(blob).decode(), message])
+    assert words in out["text"] and any(words in e for e in out["errors"]), out
+    assert out["canvases"] == 0  # no canvas to draw into an encoder that cannot run
+
+
 @pytest.fixture
 def other_models(tmp_path, monkeypatch):
     """A home with a 5-D MLP and a 2-D conv checkpoint (untrained), and a fresh snapshot cache."""
