@@ -114,7 +114,7 @@ def main() -> None:
         live = page.evaluate("(() => { const d = window.__vaeLive; const z = [0.5, -0.5]; d.decode(z); "
                              "const t = []; for (let i = 0; i < 200; i++) { const t0 = performance.now(); d.decode(z); "
                              "t.push(performance.now() - t0); } return t; })()")
-        last_message = page.evaluate("window.__vaeDrawInput ? JSON.stringify(window.__vaeDrawInput).length : 0")
+        last_message = page.evaluate("window.__vaeDraw.messageBytes || 0")
     ends = [e for e in ends if e is not None]
     log.seek(0)
     text = log.read()
@@ -134,7 +134,8 @@ def main() -> None:
         print(f"  of which on the server: the panel before scoring median {statistics.median(before):.1f} ms, "
               f"scoring (torch encode + -ELBO, samples, neighbours, their pictures and buttons) median "
               f"{statistics.median(scored):.1f} ms")
-    print(f"draw message (projection, on/off; + ~1 KB with an upload): {last_message} bytes as JSON")
+    print(f"draw message (checkpoint, the map's projection; + ~1 KB with an upload): {last_message} bytes, sent "
+          "with each rerun of the panel, not during a stroke")
 
 
 if __name__ == "__main__":

@@ -86,7 +86,13 @@ export default function (component) {
     window.addEventListener("vae-encoder", ready);
     return () => { window.removeEventListener("vae-encoder", ready); if (cleanup) cleanup(); };
   }
+  perfRecord().messageBytes = data.length;
   return mount(component, enc, msg);
+}
+
+// what the panel did, for tests and bench/your_digit.py
+function perfRecord() {
+  return (window.__vaeDraw = window.__vaeDraw || { frames: 0, encodeMs: [], frameMs: [], commits: 0 });
 }
 
 function refuse(parentElement, message) {
@@ -126,7 +132,7 @@ function mount(component, enc, input) {
   const timing = el("div", { class: "timing", "data-testid": "draw-timing" }, right);
 
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
-  const perf = (window.__vaeDraw = window.__vaeDraw || { frames: 0, encodeMs: [], frameMs: [], commits: 0 });
+  const perf = perfRecord();
   Object.assign(perf, { ready: true, model: h.model, prepare: (rgba, w, hh) => Array.from(prepare(rgba, w, hh, h.prep)),
     encode: (px) => { const r = encodeWith(enc, px); return { mu: Array.from(r.mu), logvar: Array.from(r.logvar) }; } });
 
