@@ -290,6 +290,10 @@ function mount(component, enc, input) {
     encodeNow();
   };
   on(window, "vae-decoder", (ev) => { if (ev.detail === h.model && current) encodeNow(); });
+  on(window, "vae-encoder", (ev) => { // the same model's encoder again, now with (or without) its decoder
+    const again = ev.detail === h.model && encoderFor(h.model);
+    if (again && !again.error && again !== enc) { enc = again; encodeNow(); }
+  });
   repaint();
   takeInput(input);
   return () => { abort.abort(); if (raf) cancelAnimationFrame(raf); };

@@ -27,12 +27,13 @@ export function encoderFromBlob(bytes) {
 // data: the encoder blob; its header's `model` names the checkpoint
 export default function ({ data }) {
   if (!data) return;
-  let model = null;
+  let model = null, id = null;
   try {
     const n = new DataView(data.buffer, data.byteOffset).getUint32(4, true);
-    model = JSON.parse(new TextDecoder().decode(data.subarray(8, 8 + n))).model;
+    ({ model, id } = JSON.parse(new TextDecoder().decode(data.subarray(8, 8 + n))));
   } catch (err) { /* parseEncoder says what is wrong */ }
-  if (model !== null && encoders.has(model) && !encoders.get(model).error) return;
+  const held = encoders.get(model);
+  if (held && held.header && held.header.id === id) return; // parsed already (the id says whether a decoder came along)
   let entry;
   try {
     entry = parseEncoder(data);

@@ -115,7 +115,8 @@ def pack_encoder(model, *, model_id: str, prep: dict, with_decoder: bool) -> byt
     in [mu, logvar]; `prep` carries the preprocessing constants (explorer/prep.py). The decoder's steps
     come along (`decoder`) only when the page does not already hold them (live decoding off)."""
     floats = _Floats()
-    header = {"version": BLOB_VERSION, "role": "encoder", "id": model_id, "model": model_id,
+    header = {"version": BLOB_VERSION, "role": "encoder", "id": model_id + ("|decoder" if with_decoder else ""),
+              "model": model_id,
               "latent_dim": model.cfg.latent_dim, "layers": _layers(encoder_ops(model), floats.put), "prep": prep}
     if with_decoder:
         header["decoder"] = _layers(decoder_ops(model), floats.put)
