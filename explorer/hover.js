@@ -3,7 +3,9 @@
 // The page asks for it once idle (state "want") and says when it holds it (state "have"), so the
 // atlas neither delays a cold start nor rides along on every rerun.
 
+// borrowed.js (chartByKey, withChart: the Streamlit and Plotly details, checked) precedes this file.
 const VERSION = 1, SIZE = 28, SHOWN = 84;
+const FEATURE = "Hover thumbnails";
 let atlas = null, atlasFor = null; // the loaded atlas and its dataset, kept across reruns
 let cols = 0, mapKey = null; // from Python, in every message's header
 const pointer = { x: 0, y: 0 };
@@ -66,9 +68,8 @@ function show(index) {
   c.style.display = "block";
 }
 
-function hook() {
-  const gd = document.querySelector(`.st-key-${mapKey} .js-plotly-plot`);
-  if (!gd || !gd.on || gd.__vaeHover) return;
+function hook(gd) {
+  if (!gd || gd.__vaeHover || missingOn(gd).length) return;
   gd.__vaeHover = true;
   tip();
   gd.on("plotly_hover", (ev) => {
@@ -86,8 +87,11 @@ export default function ({ data, setStateValue, parentElement }) {
     console.error(err.message); // an invisible helper: the console is where it can say so
     return;
   }
-  hook();
-  // the chart mounts later, and again when its spec changes; stop once this element is gone
-  const timer = setInterval(() => (parentElement.isConnected ? hook() : clearInterval(timer)), 500);
-  return () => clearInterval(timer);
+  const stop = withChart(mapKey, FEATURE, hook); // checked once; reported if the chart cannot be used
+  // the chart mounts again when its spec changes; stop once this element is gone
+  const timer = setInterval(() => {
+    if (!parentElement.isConnected) clearInterval(timer);
+    else if (borrowed.ok.has(FEATURE)) hook(chartByKey(mapKey));
+  }, 500);
+  return () => { stop(); clearInterval(timer); };
 }

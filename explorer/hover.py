@@ -1,18 +1,17 @@
 """Hover thumbnails on the latent map: the test images go to the page once, as one PNG atlas."""
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 from PIL import Image
 
-from explorer import map_overlays, state
+from explorer import map_overlays, page, state
 
 COLS = 100  # digits per atlas row (sent to hover.js in each message's header)
 VERSION = 1  # of the messages below; hover.js refuses any other
 _component = st.components.v2.component(
-    "vae_map_hover", js=(Path(__file__).parent / "hover.js").read_text(), css=":host { display: none; }")
+    "vae_map_hover", js=page.module(page.BORROWED, "hover.js"), css=":host { display: none; }")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -1,14 +1,13 @@
 """Live decoding in the browser: the decoder's weights (MLP or conv, explorer/weights.py) go to the page
 once, JS decodes per frame. No torch here."""
 import json
-from pathlib import Path
 
 import streamlit as st
 
 from explorer import page, state
 
 POINT_MAGIC = b"VAEZ"
-_JS = page.module("live.js")
+_JS = page.module(page.NETS, "live.js")
 _CSS = """
 .vae-live { font-family: var(--st-font, sans-serif); font-size: 14px; }
 .vae-live .row { display: flex; gap: 16px; flex-wrap: wrap; align-items: flex-start; }

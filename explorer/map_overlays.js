@@ -3,11 +3,9 @@
 // as layout shapes with Plotly.relayout: that redraws only the shapes (~10 ms), never the 10k WebGL points,
 // and leaves the chart's spec, zoom, pan and selection alone on reruns.
 
+// borrowed.js (chartByKey, withChart: the Streamlit and Plotly details, checked) precedes this file.
 const VERSION = 1;
-
-function findMap(key) {
-  return document.querySelector(`.st-key-${key} .js-plotly-plot`);
-}
+const FEATURE = "Map overlays";
 
 const NONE = "rgba(0,0,0,0)";
 
@@ -77,8 +75,8 @@ window.addEventListener("vae-drawn", () => {
   if (drawnRaf || lastKey === null) return;
   drawnRaf = requestAnimationFrame(() => {
     drawnRaf = 0;
-    const gd = findMap(lastKey);
-    if (gd && gd.__vaeOverlays) apply(gd, gd.__vaeOverlays);
+    const gd = chartByKey(lastKey);
+    if (gd && gd.__vaeOverlays && borrowed.ok.has(FEATURE)) apply(gd, gd.__vaeOverlays);
   });
 });
 
@@ -92,20 +90,12 @@ export default function ({ data }) {
   }
   const overlays = message.overlays;
   lastKey = message.map_key;
-  let tries = 0, raf = 0;
-  const sync = () => {
-    raf = 0;
-    const gd = findMap(message.map_key);
-    if (gd) {
-      gd.__vaeOverlays = overlays; // the latest wish, re-applied if the chart is redrawn from its spec
-      if (!gd.__vaeSynced) {
-        gd.__vaeSynced = true;
-        gd.on("plotly_afterplot", () => apply(gd, gd.__vaeOverlays));
-      }
-      if (apply(gd, overlays)) return;
+  return withChart(message.map_key, FEATURE, (gd) => {
+    gd.__vaeOverlays = overlays; // the latest wish, re-applied if the chart is redrawn from its spec
+    if (!gd.__vaeSynced) {
+      gd.__vaeSynced = true;
+      gd.on("plotly_afterplot", () => apply(gd, gd.__vaeOverlays));
     }
-    if (tries++ < 600) raf = requestAnimationFrame(sync); // the chart may still be mounting
-  };
-  sync();
-  return () => { if (raf) cancelAnimationFrame(raf); };
+    apply(gd, overlays);
+  });
 }

@@ -1,16 +1,16 @@
 """The map's moving overlays, drawn in the page as layout shapes (Plotly.relayout) so the chart never remounts."""
 import json
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
+from explorer import page
 from explorer.state import Key
 
 MAP_KEY = Key.MAP  # the latent map chart's key; the page finds the chart by it
 VERSION = 1  # of the overlay message; map_overlays.js refuses any other
 _component = st.components.v2.component(
-    "vae_map_overlays", js=(Path(__file__).parent / "map_overlays.js").read_text(),
+    "vae_map_overlays", js=page.module(page.BORROWED, "map_overlays.js"),
     css=":host { display: none; }")
 
 

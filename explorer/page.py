@@ -1,10 +1,14 @@
-"""The page's JavaScript modules: each component's module is nn.js (the network steps and the weights
-blob reader, shared) followed by the component's own files. Written here once, for the app and the tests."""
+"""The page's JavaScript modules. A component's module is a few files joined, shared parts first:
+nn.js (the network steps and the weights blob reader) for every element that runs a net, borrowed.js
+(what the page takes from Streamlit and Plotly without a public API, checked) for every element that
+touches the map. Written here once, for the app and the tests."""
 from pathlib import Path
 
 HERE = Path(__file__).parent
+NETS = "nn.js"
+BORROWED = "borrowed.js"
 
 
 def module(*names: str) -> str:
-    """The JS module source for component files `names` (e.g. "live.js"), with nn.js before them."""
-    return "\n".join((HERE / name).read_text() for name in ("nn.js", *names))
+    """The JS module source made of these files of explorer/, in order."""
+    return "\n".join((HERE / name).read_text() for name in names)

@@ -6,6 +6,7 @@ imports, asks the page to import that module at once, so the map draws as soon a
 Imports only streamlit. Does nothing if a future Streamlit names its files differently.
 """
 import functools
+import logging
 from pathlib import Path
 
 import streamlit as st
@@ -25,7 +26,10 @@ _component = st.components.v2.component("vae_preload", js=_JS, css=":host { disp
 @functools.cache
 def _chunks() -> bytes:
     js = Path(st.__file__).parent / "static" / "static" / "js"
-    return "\n".join(sorted(p.name for p in js.glob("PlotlyChart.*.js"))).encode()
+    names = sorted(p.name for p in js.glob("PlotlyChart.*.js"))
+    if not names:  # a Streamlit that names its files otherwise: the map loads when Streamlit asks for it
+        logging.getLogger("explorer").warning("no PlotlyChart.*.js in this Streamlit: the map is not preloaded")
+    return "\n".join(names).encode()
 
 
 def plotly() -> None:

@@ -50,8 +50,8 @@ _CSS = """
 .vae-draw .timing { color: #777; font-size: 12px; margin-top: 4px; }
 .vae-draw.error { color: #b00020; padding: 8px 0; }
 """
-_draw = st.components.v2.component("vae_draw", js=page.module("prep.js", "draw.js"), css=_CSS)
-_encoder = st.components.v2.component("vae_draw_encoder", js=page.module("encoder.js"), css=":host { display: none; }")
+_draw = st.components.v2.component("vae_draw", js=page.module(page.NETS, "prep.js", "draw.js"), css=_CSS)
+_encoder = st.components.v2.component("vae_draw_encoder", js=page.module(page.NETS, "encoder.js"), css=":host { display: none; }")
 _OFF_JS = """
 export default function () {  // the panel is closed: no marker for a drawing nobody sees
   window.__vaeDrawn = null;

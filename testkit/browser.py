@@ -124,7 +124,7 @@ def load_live_decoder(page, blob: bytes) -> None:
       const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
       const { decoderFromBlob } = await import(url);
       window.__decode = decoderFromBlob(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
-    }""", [page_js.module("live.js"), base64.b64encode(blob).decode()])
+    }""", [page_js.module(page_js.NETS, "live.js"), base64.b64encode(blob).decode()])
 
 
 def load_draw_module(page, blob: bytes, constants: dict) -> None:
@@ -139,7 +139,7 @@ def load_draw_module(page, blob: bytes, constants: dict) -> None:
       window.__encode = encoder.encoderFromBlob(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
       window.__prepare = draw.prepareWith(constants);
       window.__onMap = draw.onMap;
-    }""", [page_js.module("encoder.js"), page_js.module("prep.js", "draw.js"), base64.b64encode(blob).decode(),
+    }""", [page_js.module(page_js.NETS, "encoder.js"), page_js.module(page_js.NETS, "prep.js", "draw.js"), base64.b64encode(blob).decode(),
            constants])
 
 

@@ -209,7 +209,7 @@ def test_live_decoder_refuses_an_unknown_version_or_op_visibly(change, words):
     bad = blob[:4] + len(text).to_bytes(4, "little") + text + blob[8 + n:]
     with chromium() as page:
         page.goto("about:blank")
-        out = page.evaluate(MOUNT_LIVE_JS, [page_js.module("live.js"),
+        out = page.evaluate(MOUNT_LIVE_JS, [page_js.module(page_js.NETS, "live.js"),
                                             base64.b64encode(bad).decode()])
     assert words in out["text"] and any(words in e for e in out["errors"]), out
     assert out["canvases"] == 0  # nothing drawn from weights it cannot read
@@ -243,3 +243,14 @@ def test_a_link_restores_the_view_and_follows_it_across_a_reload(app_url):
         page.get_by_text("Test digit #123").wait_for(timeout=90_000)
         page.get_by_text(moved).wait_for(timeout=30_000)  # the same point after the reload
         assert "sel=123" in page.url
+
+
+def test_this_streamlit_and_plotly_still_provide_what_the_page_borrows(app_url):
+    """The start check of explorer/borrowed.js in the real app: fails when an upgrade of Streamlit or
+    Plotly removes a detail the map's helpers use (and the page then shows a note)."""
+    with chromium() as page:
+        wait_for_app(page, app_url)
+        page.wait_for_function("window.__vaeBorrowed && window.__vaeBorrowed.ok.size === 2", timeout=30_000)
+        broken = page.evaluate("[...window.__vaeBorrowed.broken.values()]")
+        notes = page.locator('[data-testid="vae-borrowed-note"]').count()
+    assert broken == [] and notes == 0

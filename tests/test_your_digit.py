@@ -402,7 +402,7 @@ def test_the_panel_refuses_what_it_cannot_read_visibly(case, words):
         9 if case == "message version" else 1)
     with chromium() as page:
         page.goto("about:blank")
-        out = page.evaluate(MOUNT_DRAW_JS, [page_js.module("encoder.js"), page_js.module("prep.js", "draw.js"),
+        out = page.evaluate(MOUNT_DRAW_JS, [page_js.module(page_js.NETS, "encoder.js"), page_js.module(page_js.NETS, "prep.js", "draw.js"),
                                             base64.b64encode(blob).decode(), message])
     assert words in out["text"] and any(words in e for e in out["errors"]), out
     assert out["canvases"] == 0  # no canvas to draw into an encoder that cannot run

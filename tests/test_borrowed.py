@@ -1,0 +1,62 @@
+"""What the page borrows from Streamlit and Plotly without a public API (explorer/borrowed.js): checked
+where it is used, and a missing piece turns its feature off with a visible note, not silence."""
+import json
+
+import pytest
+
+from explorer import page as page_js
+from testkit.browser import CHROMIUM, chromium
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)")
+
+# JS: mount a map helper module (borrowed.js + its file) in a blank page beside a fake chart
+MOUNT_JS = """async ([source, data, chart, patience]) => {
+  window.__vaeBorrowedPatienceMs = patience;
+  const errors = [], log = console.error;
+  console.error = (...a) => { errors.push(a.join(' ')); log(...a); };
+  const holder = document.createElement('div');
+  holder.className = chart.keyed ? 'st-key-map' : 'somewhere-else';
+  const gd = document.createElement('div');
+  gd.className = 'js-plotly-plot';
+  if (chart.fullLayout) { gd._fullLayout = {}; gd._fullData = []; gd.layout = {}; }
+  if (chart.on) gd.on = () => {};
+  if (chart.plotly) window.Plotly = { relayout: () => {} };
+  holder.appendChild(gd);
+  document.body.appendChild(holder);
+  const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
+  const mount = (await import(url)).default;
+  mount({data: new TextEncoder().encode(data), setStateValue: () => {}, parentElement: document.body});
+  await new Promise((done) => setTimeout(done, patience + 400));
+  console.error = log;
+  const note = document.querySelector('[data-testid="vae-borrowed-note"]');
+  return {note: note ? note.textContent : null, errors, ok: [...window.__vaeBorrowed.ok]};
+}"""
+
+OVERLAYS = "map_overlays.js", json.dumps({"v": 1, "map_key": "map", "overlays": {}})
+HOVER = "hover.js", "WANT" + json.dumps({"v": 1, "dataset": "mnist", "cols": 100, "map_key": "map"})
+
+
+@pytest.mark.parametrize("helper, feature", [(OVERLAYS, "Map overlays"), (HOVER, "Hover thumbnails")])
+@pytest.mark.parametrize("chart, words", [
+    ({"keyed": True, "fullLayout": False, "on": False, "plotly": True}, "the chart's graph div"),
+    ({"keyed": True, "fullLayout": True, "on": True, "plotly": False}, "window.Plotly.relayout"),
+    ({"keyed": False, "fullLayout": True, "on": True, "plotly": True}, "the st-key-<key> class"),
+])
+def test_a_missing_detail_turns_its_feature_off_visibly(helper, feature, chart, words):
+    name, data = helper
+    with chromium() as page:
+        page.goto("about:blank")
+        out = page.evaluate(MOUNT_JS, [page_js.module(page_js.BORROWED, name), data, chart, 300])
+    assert out["note"] and f"{feature} is off" in out["note"] and words in out["note"], out
+    assert any(words in e for e in out["errors"]), out
+    assert feature not in out["ok"]
+
+
+@pytest.mark.parametrize("helper, feature", [(OVERLAYS, "Map overlays"), (HOVER, "Hover thumbnails")])
+def test_with_everything_there_the_feature_is_on_and_nothing_is_said(helper, feature):
+    name, data = helper
+    with chromium() as page:
+        page.goto("about:blank")
+        out = page.evaluate(MOUNT_JS, [page_js.module(page_js.BORROWED, name), data,
+                                       {"keyed": True, "fullLayout": True, "on": True, "plotly": True}, 300])
+    assert out["note"] is None and not out["errors"] and feature in out["ok"], out
