@@ -2,6 +2,7 @@
 page against torch, the panel in AppTest, and drawing with a real pointer in Chromium."""
 import base64
 import io
+import re
 import time
 
 import numpy as np
@@ -13,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import ROOT
 from explorer import picker, prep, uploads, weights, your_digit
 from testkit.browser import CHROMIUM, COUNT_SENT_JS, chromium, load_draw_module, serve, wait_for_app, wait_idle
+from vae_core import data
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.losses import bernoulli_nll, elbo_parts, gaussian_kl
 from vae_core.model import VAE, VAEConfig
@@ -415,6 +417,8 @@ def other_models(tmp_path, monkeypatch):
     save_checkpoint(tmp_path / "checkpoints" / "z5.pt", VAE(VAEConfig(latent_dim=5, hidden=[16])), dataset="mnist")
     save_checkpoint(tmp_path / "checkpoints" / "conv.pt", VAE(VAEConfig(arch="conv", hidden=[16], conv_channels=[4, 8])),
                     dataset="mnist")
+    if data.FASHION_DEBIAN_DIR.is_dir():
+        save_checkpoint(tmp_path / "checkpoints" / "fashion.pt", VAE(VAEConfig(hidden=[16])), dataset="fashion-mnist")
     monkeypatch.setenv(picker.HOME_ENV, str(tmp_path))
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
     (tmp_path / "data").symlink_to(ROOT / "data")
@@ -424,14 +428,19 @@ def other_models(tmp_path, monkeypatch):
 def test_the_panel_scores_a_drawing_for_any_latent_size_and_the_conv_encoder(other_models):
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    for name in ("checkpoints/conv.pt", "checkpoints/z5.pt"):
+    names = ["checkpoints/conv.pt", "checkpoints/z5.pt"] + (["checkpoints/fashion.pt"] * data.FASHION_DEBIAN_DIR.is_dir())
+    for name in names:
         at.selectbox(key="ckpt").set_value(name).run()
         if not at.toggle(key="draw_on").value:
             at.toggle(key="draw_on").set_value(True).run()
         at.file_uploader(key="upload").set_value((f"{name}.png", png(one()), "image/png")).run()
         assert not at.exception and not at.error, (name, at.exception, at.error)
         assert "more unusual than" in scored_text(at), name
-        assert len([b for b in at.button if b.key and b.key.startswith("near_")]) == 8, name
+        near = [b.label for b in at.button if b.key and b.key.startswith("near_")]
+        assert len(near) == 8, name
+        if "fashion" in name:
+            assert set(near) <= {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                                 "Bag", "Ankle boot"}, near  # class names, from the Fashion-MNIST test set
 
 
 @pytest.fixture(scope="module")
@@ -520,10 +529,16 @@ def test_clear_and_a_bad_upload_each_say_one_line_in_the_page(app_url, tmp_path)
         page.get_by_test_id("draw-clear").click()
         page.get_by_text("Draw a digit here, or upload an image below.").wait_for(timeout=10_000)
         assert page.evaluate("window.__vaeDrawn") is None  # the marker goes with the drawing
-        bad = tmp_path / "photo.png"
-        bad.write_bytes(b"this is not a picture")
-        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
-        page.get_by_text("photo.png: That file is not a PNG, JPEG, WebP or GIF image.").wait_for(timeout=30_000)
+        uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+        for name, content, words in [("photo.png", b"this is not a picture", "That file is not a PNG, JPEG, WebP or GIF"),
+                                     ("bomb.png", png(np.zeros((8000, 8000), np.uint8)), "The image is 8000×8000 (64 megapixels), over the 40"),
+                                     ("white.png", png(np.full((40, 40), 255, np.uint8)), "The image is one flat colour")]:
+            (tmp_path / name).write_bytes(content)
+            uploader.set_input_files(str(tmp_path / name))
+            page.get_by_text(f"{name}: {words}").wait_for(timeout=30_000)
+        (tmp_path / "big.png").write_bytes(bytes(uploads.MAX_BYTES + 1))
+        uploader.set_input_files(str(tmp_path / "big.png"))  # refused by the page itself, before it is sent
+        page.get_by_text(re.compile(r"File must be .*MB or smaller")).wait_for(timeout=10_000)
         good = tmp_path / "one.png"
         good.write_bytes(png(one()))
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(good))
