@@ -14,7 +14,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from testkit.browser import CHROMIUM, COUNT_SENT_JS, DRAG_JS, chromium, load_live_decoder, serve  # noqa: E402
+from testkit.browser import CHROMIUM, COUNT_SENT_JS, chromium, load_live_decoder, pointer_path, serve  # noqa: E402
 
 
 def pct(xs, q) -> float:
@@ -110,7 +110,7 @@ def browser(moves: int) -> None:
         # --- live drag over the pad, events synthesised in the page every 4 ms for 3 s
         n_before = sent()
         page.evaluate("window.__vaeLive.decodeMs = []")
-        drag = page.get_by_test_id("live-pad").evaluate(DRAG_JS, 3000)
+        drag = pointer_path(page.get_by_test_id("live-pad"), 3000)
         during = sent() - n_before
         ms = page.evaluate("window.__vaeLive.decodeMs")
         page.wait_for_timeout(2000)

@@ -21,44 +21,26 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from testkit.browser import COUNT_SENT_JS, chromium, serve, wait_for_app, wait_idle  # noqa: E402
-
-# JS: one stroke of synthetic pointer events every 4 ms for `ms` on the canvas, a wobbly vertical line
-# at horizontal position fx; returns frames encoded and messages sent while it was drawn
-STROKE_JS = """async (canvas, [ms, fx]) => {
-  const r = canvas.getBoundingClientRect();
-  const at = (t) => [r.left + r.width * (fx + 0.04 * Math.sin(t / 90)), r.top + r.height * (0.12 + 0.76 * t / ms)];
-  const fire = (type, [x, y]) => canvas.dispatchEvent(new PointerEvent(type,
-      {clientX: x, clientY: y, pointerId: 9, pointerType: 'pen', buttons: 1, bubbles: true}));
-  const perf = window.__vaeDraw, f0 = perf.frames, s0 = window.__sent, n0 = perf.encodeMs.length;
-  fire('pointerdown', at(0));
-  const t0 = performance.now();
-  let events = 0;
-  await new Promise((done) => {
-    const tick = setInterval(() => {
-      const t = performance.now() - t0;
-      if (t > ms) { clearInterval(tick); done(); return; }
-      fire('pointermove', at(t)); events += 1;
-    }, 4);
-  });
-  const seconds = (performance.now() - t0) / 1000, frames = perf.frames - f0, sent = window.__sent - s0;
-  const encodeMs = perf.encodeMs.slice(n0), frameMs = perf.frameMs.slice(n0);
-  return {frames, seconds, events, sent, encodeMs, frameMs, end: at(ms)};
-}"""
+from testkit.browser import COUNT_SENT_JS, chromium, pointer_path, serve, wait_for_app, wait_idle  # noqa: E402
 
 # JS: pointerup, then wait for the scored results (the -ELBO line) to change; ms from the pointerup
 END_JS = """async (canvas, end) => {
   const text = () => { const m = [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
       .find((e) => e.innerText.includes('ELBO') && e.innerText.includes('unusual')); return m ? m.innerText : null; };
-  const before = text();
+  const deep = (root, sel, out = []) => {  // querySelectorAll through open shadow roots
+    root.querySelectorAll(sel).forEach((e) => out.push(e));
+    root.querySelectorAll('*').forEach((e) => { if (e.shadowRoot) deep(e.shadowRoot, sel, out); });
+    return out;
+  };
+  const near = () => deep(document, '[data-testid^="near-"]').map((b) => b.title).join();
+  const [textBefore, nearBefore] = [text(), near()];
   const t0 = performance.now();
-  canvas.dispatchEvent(new PointerEvent('pointerup', {clientX: end[0], clientY: end[1], pointerId: 9,
+  canvas.dispatchEvent(new PointerEvent('pointerup', {clientX: end[0], clientY: end[1], pointerId: 7,
       pointerType: 'pen', bubbles: true}));
   return await new Promise((done) => {
     const poll = () => {
       const now = text();
-      const near = document.querySelectorAll('[class*="st-key-near_"]').length;
-      if (now && now !== before && near === 8) done(performance.now() - t0);
+      if (now && now !== textBefore && near() !== nearBefore) done(performance.now() - t0);
       else if (performance.now() - t0 > 20000) done(null);
       else requestAnimationFrame(poll);
     };
@@ -104,11 +86,14 @@ def main() -> None:
         for k in range(args.strokes):
             page.get_by_test_id("draw-clear").click()
             wait_idle(page, 300)
-            out = canvas.evaluate(STROKE_JS, [args.stroke_ms, 0.3 + 0.4 * (k % 5) / 4])
-            encode += out["encodeMs"]
-            frame += out["frameMs"]
+            n0, s0 = page.evaluate("[window.__vaeDraw.encodeMs.length, window.__sent]")
+            fx = 0.3 + 0.4 * (k % 5) / 4  # a wobbly vertical line, a different one each time
+            out = pointer_path(canvas, args.stroke_ms, f"(t, ms) => [{fx} + 0.04 * Math.sin(t / 90), 0.12 + 0.76 * t / ms]",
+                               release=False, counter="window.__vaeDraw.frames", pointer="pen")
+            sent += page.evaluate("window.__sent") - s0
+            encode += page.evaluate(f"window.__vaeDraw.encodeMs.slice({n0})")
+            frame += page.evaluate(f"window.__vaeDraw.frameMs.slice({n0})")
             fps.append(out["frames"] / out["seconds"])
-            sent += out["sent"]
             ends.append(canvas.evaluate(END_JS, out["end"]))
             wait_idle(page, 300)
         live = page.evaluate("(() => { const d = window.__vaeLive; const z = [0.5, -0.5]; d.decode(z); "

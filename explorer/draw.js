@@ -263,8 +263,8 @@ function mount(component, enc, input) {
   const end = (ev) => {
     if (!live || ev.pointerId !== live.id) return;
     live = null;
-    if (raf) { cancelAnimationFrame(raf); raf = 0; }
-    encodeNow();
+    // the stroke's last frame is usually encoded already: then only its end is news (for Python)
+    if (raf) { cancelAnimationFrame(raf); raf = 0; encodeNow(); }
     send();
   };
   on(canvas, "pointerup", end);

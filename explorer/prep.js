@@ -54,7 +54,7 @@ function prepareGrey(grey, W, H, c) {
     }
   }
   if (nInk > c.mostly_ink * H * W) {
-    throw new Error(`Most of the image is ink (${Math.round((100 * nInk) / (H * W))}%): draw or upload a digit on a plain background.`);
+    throw new Error(`Most of the image is ink (${Math.floor((100 * nInk) / (H * W) + 0.5)}%): draw or upload a digit on a plain background.`);
   }
   y1 += 1; x1 += 1;
   const h = y1 - y0, w = x1 - x0, s = c.box / Math.max(h, w);

@@ -96,8 +96,8 @@ def prepare(grey: np.ndarray) -> np.ndarray:
         row_has[y:y + STRIP] = ink.any(1)
         col_has |= ink.any(0)
     if n_ink > MOSTLY_INK * H * W:
-        raise DigitError(f"Most of the image is ink ({n_ink / (H * W):.0%}): draw or upload a digit on a plain "
-                         "background.")
+        share = math.floor(100 * n_ink / (H * W) + 0.5)  # rounded as prep.js rounds it
+        raise DigitError(f"Most of the image is ink ({share}%): draw or upload a digit on a plain background.")
     rows, cols = np.flatnonzero(row_has), np.flatnonzero(col_has)
     y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     h, w = y1 - y0, x1 - x0

@@ -36,6 +36,8 @@ class Key:
     DRAW_ENCODER, DRAW_OFF = "draw_encoder", "draw_off"  # invisible page helpers of the panel
     DRAWING, DRAW_PROBLEM = "drawing", "draw_problem"  # the user's 28x28 and the last input refused
     UPLOADS, UPLOAD_SEEN = "uploads", "upload_seen"  # uploads taken so far; the file id last taken
+    NEAR, FULL_RERUN = "near", "full_rerun"  # the drawing's nearest test digits; a fragment asks for the whole page
+    N_TEST = "n_test"  # how many test digits the checkpoint's snapshot holds
 
     @staticmethod
     def slider(i: int) -> str:
@@ -52,7 +54,8 @@ def reset_for(view: Snapshot) -> None:
     for key in [k for k in ss if str(k).startswith("zs_")]:
         del ss[key]
     ss.update({Key.STATE_FOR: view.ident, Key.Z: [0.0] * view.latent_dim, Key.Z_VERSION: 0, Key.SELECTED: None,
-               Key.A: 0, Key.B: 1, Key.AB_CHOSEN: [], Key.END_POINTS: {}, Key.RANGES: slider_ranges(view.mu).tolist()})
+               Key.A: 0, Key.B: 1, Key.AB_CHOSEN: [], Key.END_POINTS: {}, Key.RANGES: slider_ranges(view.mu).tolist(),
+               Key.N_TEST: len(view.mu)})
     # the user's own digit (Key.DRAWING) is kept: another model places the same drawing
     ss.pop(Key.Z_PUSHED, None)  # the live widget's last pushed point belonged to the old model
 
@@ -197,6 +200,25 @@ def refuse_drawing(problem: str) -> None:
 def draw_commit() -> object:
     """What the drawing canvas last sent (its component state's "drawn"), unchecked."""
     return (ss.get(Key.DRAW) or {}).get("drawn")
+
+
+def near_pick() -> object:
+    """What the nearest-digits strip last sent (its component state's "pick"), unchecked."""
+    return (ss.get(Key.NEAR) or {}).get("pick")
+
+
+def n_test() -> int:
+    """How many test digits the current checkpoint has (a picked index must be below this)."""
+    return int(ss.get(Key.N_TEST, 0))
+
+
+def want_full_rerun() -> None:
+    """A callback in a fragment changed what is drawn outside it: the fragment then reruns the page."""
+    ss[Key.FULL_RERUN] = True
+
+
+def take_full_rerun() -> bool:
+    return bool(ss.pop(Key.FULL_RERUN, False))
 
 
 def new_upload():

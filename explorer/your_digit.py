@@ -52,6 +52,45 @@ _CSS = """
 """
 _draw = st.components.v2.component("vae_draw", js=page.module(page.NETS, "prep.js", "draw.js"), css=_CSS)
 _encoder = st.components.v2.component("vae_draw_encoder", js=page.module(page.NETS, "encoder.js"), css=":host { display: none; }")
+_NEAR_JS = """
+export default function ({ data, parentElement, setStateValue }) {
+  if (!data) return;
+  const msg = JSON.parse(new TextDecoder().decode(data));
+  parentElement.querySelectorAll(".vae-near").forEach((n) => n.remove());
+  const row = document.createElement("div");
+  row.className = "vae-near";
+  if (msg.v !== %d) {
+    row.textContent = `nearest digits: message version ${msg.v}, this page reads %d`;
+    console.error(row.textContent);
+    parentElement.appendChild(row);
+    return;
+  }
+  for (const item of msg.items) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.title = `test digit #${item.i}`;
+    b.dataset.testid = `near-${item.i}`;
+    const img = document.createElement("img");
+    img.src = item.src;
+    img.alt = item.label;
+    const label = document.createElement("span");
+    label.textContent = item.label;
+    b.append(img, label);
+    b.addEventListener("click", () => setStateValue("pick", { i: item.i, at: Date.now() }));
+    row.appendChild(b);
+  }
+  parentElement.appendChild(row);
+}
+""" % (VERSION, VERSION)
+_NEAR_CSS = """
+.vae-near { display: flex; gap: 6px; flex-wrap: wrap; font-family: var(--st-font, sans-serif); font-size: 12px; }
+.vae-near button { display: flex; flex-direction: column; align-items: center; gap: 2px; padding: 3px; width: 62px;
+  border: 1px solid #ddd; border-radius: 6px; background: #fff; cursor: pointer; color: inherit; font: inherit; }
+.vae-near button:hover { border-color: var(--st-primary-color, #ff4b4b); }
+.vae-near img { width: 56px; height: 56px; image-rendering: pixelated; border-radius: 3px; background: #000; }
+.vae-near span { max-width: 58px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+"""
+_near = st.components.v2.component("vae_near", js=_NEAR_JS, css=_NEAR_CSS)
 _OFF_JS = """
 export default function () {  // the panel is closed: no marker for a drawing nobody sees
   window.__vaeDrawn = null;
@@ -122,6 +161,8 @@ def take_upload() -> None:
 def panel(view: Snapshot, proj: Projection) -> None:
     """Canvas and encoder in the page; upload; the drawing scored by torch. A stroke's end reruns only this."""
     from explorer import models
+    if state.take_full_rerun():  # a neighbour was picked: the selection panel, outside this fragment, shows it
+        st.rerun()
     started = time.perf_counter()
     models.test_scores(view)  # once per model, on opening: a stroke's end then only scores the drawing
     _draw(key=state.Key.DRAW, data=message(view, proj), on_drawn_change=take_drawing)
@@ -154,14 +195,12 @@ def scored(view: Snapshot, pixels: bytes) -> None:
     st.image(images.inline(images.grid_png(decode(view, z), nrow=N_SAMPLES, scale=3)),
              caption=f"{N_SAMPLES} samples from q(z | your digit)")
     near = nearest(view.mu, s["mu"], N_NEIGHBOURS)
-    test_images = models.test_split(view.dataset)[0].images.numpy()
     st.caption(f"The {N_NEIGHBOURS} nearest test digits in latent space (click one to select it)")
-    for col, i in zip(st.columns(N_NEIGHBOURS), near):
-        col.image(images.inline(images.to_png(test_images[i] / 255.0, 2)), width=56)
-        if col.button(view.classes[int(view.labels[i])], key=f"near_{i}", help=f"test digit #{i}",
-                      use_container_width=True):
-            state.select(int(i))
-            st.rerun()
+    # one element, not 8 images and 8 buttons: a stroke's end redraws far less of the page
+    items = [{"i": int(i), "label": view.classes[int(view.labels[i])], "src": _thumbnail(view.dataset, int(i))}
+             for i in near]
+    _near(key=state.Key.NEAR, data=json.dumps({"v": VERSION, "items": items}).encode(), on_pick_change=take_near,
+          height=72)
     c1, c2, c3 = st.columns(3)
     if c1.button("Decode this point", key="own_decode", type="primary", use_container_width=True):
         state.set_z(s["mu"])
@@ -170,6 +209,21 @@ def scored(view: Snapshot, pixels: bytes) -> None:
         if col.button(f"Set as {end}", key=f"own_{end}", use_container_width=True):
             state.choose(end, point=s["mu"])
             st.rerun()
+
+
+@st.cache_data(show_spinner=False, max_entries=4096)
+def _thumbnail(dataset: str, index: int) -> str:
+    from explorer import models
+    return images.inline(images.to_png(models.test_split(dataset)[0].images[index].numpy() / 255.0))
+
+
+def take_near() -> None:
+    """A click on a neighbour's thumbnail: select that test digit, as a click on the map would."""
+    pick = state.near_pick()
+    index = pick.get("i") if isinstance(pick, dict) else None
+    if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < state.n_test():
+        state.select(index)
+        state.want_full_rerun()
 
 
 def nearest(mu: np.ndarray, z: np.ndarray, k: int) -> np.ndarray:

@@ -188,16 +188,16 @@ ISOLATED_JS = """([minPx, candidates]) => {
   return null;
 }"""
 
-# JS: drag over the live pad with pointer events every 4 ms for `ms`; frames decoded meanwhile
-DRAG_JS = """async (pad, ms) => {
-  const r = pad.getBoundingClientRect();
-  const at = (t) => [r.left + r.width * (0.5 + 0.4 * Math.cos(t / 300)),
-                     r.top + r.height * (0.5 + 0.4 * Math.sin(t / 170))];
-  const fire = (type, [x, y]) => pad.dispatchEvent(new PointerEvent(type,
-      {clientX: x, clientY: y, pointerId: 7, pointerType: 'mouse', buttons: 1, bubbles: true}));
-  const live = window.__vaeLive;
+# JS: pointer events on an element every 4 ms for `ms`: pointerdown, moves along `path` (the source of
+# (t, ms) => [fx, fy], fractions of the element's box), then pointerup when `release`. `counter` is the
+# source of an expression counting the frames the page drew. Returns {frames, seconds, events, end}.
+POINTER_PATH_JS = """async (el, [ms, path, release, counter, pointerType]) => {
+  const r = el.getBoundingClientRect(), f = eval(path), count = () => eval(counter);
+  const at = (t) => { const [fx, fy] = f(t, ms); return [r.left + r.width * fx, r.top + r.height * fy]; };
+  const fire = (type, [x, y]) => el.dispatchEvent(new PointerEvent(type,
+      {clientX: x, clientY: y, pointerId: 7, pointerType, buttons: 1, bubbles: true}));
   fire('pointerdown', at(0));
-  const f0 = live.frames, t0 = performance.now();
+  const f0 = count(), t0 = performance.now();
   let events = 0;
   await new Promise((done) => {
     const tick = setInterval(() => {
@@ -206,10 +206,18 @@ DRAG_JS = """async (pad, ms) => {
       fire('pointermove', at(t)); events += 1;
     }, 4);
   });
-  const frames = live.frames - f0, seconds = (performance.now() - t0) / 1000;
-  fire('pointerup', at(ms));
-  return {frames, seconds, events};
+  const frames = count() - f0, seconds = (performance.now() - t0) / 1000;
+  if (release) fire('pointerup', at(ms));
+  return {frames, seconds, events, end: at(ms)};
 }"""
+PAD_LOOP = "(t) => [0.5 + 0.4 * Math.cos(t / 300), 0.5 + 0.4 * Math.sin(t / 170)]"  # a Lissajous loop
+
+
+def pointer_path(locator, ms: int, path: str = PAD_LOOP, *, release: bool = True,
+                 counter: str = "window.__vaeLive.frames", pointer: str = "mouse") -> dict:
+    """Drive `locator`'s element with synthetic pointer events (POINTER_PATH_JS); frames counted by `counter`."""
+    return locator.evaluate(POINTER_PATH_JS, [ms, path, release, counter, pointer])
+
 
 # JS (an init script): count the messages the page sends to the server
 COUNT_SENT_JS = """

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from testkit.browser import (CHROMIUM, COUNT_SENT_JS, DRAG_JS, POINT_XY_JS, ROOT, chromium, click_map_point, isolated_point, load_live_decoder,
-                     map_shapes, serve, wait_for_app, wait_idle)
+from testkit.browser import (CHROMIUM, COUNT_SENT_JS, POINT_XY_JS, ROOT, chromium, click_map_point, isolated_point, load_live_decoder,
+                     map_shapes, pointer_path, serve, wait_for_app, wait_idle)
 from explorer import page as page_js, picker, weights
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.model import VAE, VAEConfig
@@ -222,7 +222,7 @@ def test_dragging_the_pad_decodes_in_the_page_and_sends_nothing_until_release(ap
         page.wait_for_function("window.__vaeLive && window.__vaeLive.ready", timeout=60_000)
         wait_idle(page, 1000)
         before = page.evaluate("window.__sent")
-        drag = page.get_by_test_id("live-pad").evaluate(DRAG_JS, 1500)
+        drag = pointer_path(page.get_by_test_id("live-pad"), 1500)
         during = page.evaluate("window.__sent") - before
         page.wait_for_function(f"window.__sent > {before + during}", timeout=10_000)  # the commit on release
     assert during == 0

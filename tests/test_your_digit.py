@@ -2,6 +2,7 @@
 page against torch, the panel in AppTest, and drawing with a real pointer in Chromium."""
 import base64
 import io
+import json
 import re
 import time
 
@@ -146,7 +147,7 @@ def test_encoders_run_in_the_page(arch):
     assert kinds == (["linear"] * 2 if arch == "mlp" else ["conv", "conv", "linear", "linear"])
     blob = weights.pack_encoder(model, model_id="m", prep=prep.constants(), with_decoder=True)
     n = int.from_bytes(blob[4:8], "little")
-    header = __import__("json").loads(blob[8:8 + n])
+    header = json.loads(blob[8:8 + n])
     assert header["role"] == "encoder" and header["prep"] == prep.constants() and header["decoder"]
     assert header["n_floats"] == sum(p.numel() for p in model.parameters())
 
@@ -177,6 +178,18 @@ def test_a_hostile_canvas_message_is_dropped(monkeypatch, value):
     assert taken == []
 
 
+@pytest.mark.parametrize("pick, taken", [({"i": 7, "at": 1}, 7), ({"i": 10_000}, None), ({"i": -1}, None),
+                                         ({"i": "7"}, None), ({"i": True}, None), ("7", None), (None, None)])
+def test_a_neighbour_pick_is_checked_before_it_selects(monkeypatch, pick, taken):
+    selected = []
+    monkeypatch.setattr(your_digit.state, "near_pick", lambda: pick)
+    monkeypatch.setattr(your_digit.state, "n_test", lambda: 10_000)
+    monkeypatch.setattr(your_digit.state, "select", selected.append)
+    monkeypatch.setattr(your_digit.state, "want_full_rerun", lambda: None)
+    your_digit.take_near()
+    assert selected == ([] if taken is None else [taken])
+
+
 def test_a_canvas_message_of_784_pixels_is_taken(monkeypatch):
     taken = []
     monkeypatch.setattr(your_digit.state, "draw_commit",
@@ -201,6 +214,12 @@ def scored_text(at) -> str:
     return " ".join(m.value for m in at.markdown if "ELBO" in m.value)
 
 
+def near_items(at) -> list[dict]:
+    """The nearest test digits the panel sent to the page (its `near` element's data)."""
+    strips = [e.proto for e in at.get("bidi_component") if e.proto.component_name.endswith("vae_near")]
+    return json.loads(strips[0].bytes)["items"] if strips else []
+
+
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped checkpoint")
 def test_an_upload_is_scored_and_bad_ones_are_one_line_each(panel):
     at = panel
@@ -208,7 +227,7 @@ def test_an_upload_is_scored_and_bad_ones_are_one_line_each(panel):
     assert not at.exception and not at.error
     first = scored_text(at)
     assert "more unusual than" in first and "reconstruction" in first and "KL" in first
-    near = [b.label for b in at.button if b.key and b.key.startswith("near_")]
+    near = [item["label"] for item in near_items(at)]
     assert len(near) == 8 and near.count("1") >= 6, near  # the shipped model places a "1" among the 1s
     bad = [("bomb.png", png(np.zeros((8000, 8000), np.uint8)), "megapixel limit"),
            ("notes.png", b"not an image at all", "not a PNG"),
@@ -217,8 +236,8 @@ def test_an_upload_is_scored_and_bad_ones_are_one_line_each(panel):
            ("black.png", png(np.zeros((60, 60), np.uint8)), "flat colour"),
            ("inky.png", png(np.pad(np.zeros((58, 58), np.uint8), 1, constant_values=255)), "Most of the image is ink"),
            ("huge.png", b"\x89PNG" + bytes(uploads.MAX_BYTES + 1), "10 MB limit")]
-    for name, data, words in bad:
-        at.file_uploader(key="upload").set_value((name, data, "image/png")).run()
+    for name, content, words in bad:
+        at.file_uploader(key="upload").set_value((name, content, "image/png")).run()
         assert not at.exception, (name, at.exception)
         assert len(at.error) == 1 and words in at.error[0].value and name in at.error[0].value, (name, at.error)
         assert scored_text(at) == first  # the last good digit stays, scored the same
@@ -230,10 +249,6 @@ def test_an_upload_is_scored_and_bad_ones_are_one_line_each(panel):
 def test_the_drawing_acts_like_a_clicked_digit(panel):
     at = panel
     at.file_uploader(key="upload").upload("one.png", png(one()), "image/png").run()
-    near = next(b for b in at.button if b.key and b.key.startswith("near_"))
-    index = int(near.key[5:])
-    near.click().run()
-    assert f"Test digit #{index}" in " ".join(h.value for h in at.subheader)  # selected as if clicked on the map
     at.button(key="own_decode").click().run()
     z = at.session_state["z"]
     assert z != [0.0, 0.0] and z[0] > 0 and z[1] < 0  # the shipped model's 1s sit at z0 > 0, z1 < 0
@@ -285,34 +300,43 @@ def _cases() -> dict[str, np.ndarray]:
     return out
 
 
-@browser
-def test_page_preprocessing_is_pythons_pixel_for_pixel():
+@pytest.fixture
+def draw_page():
+    """A blank Chromium page holding the panel's modules (a tiny encoder; the preprocessing; onMap)."""
     torch.manual_seed(0)
     blob = weights.pack_encoder(VAE(VAEConfig(latent_dim=2, hidden=[8])), model_id="t", prep=prep.constants(),
                                 with_decoder=False)
     with chromium() as page:
         page.goto("about:blank")
         load_draw_module(page, blob, prep.constants())
-        cases = _cases()
-        cases["drawn 1"] = _draw_rgba(page, [[[150, 40], [140, 240]]])
-        cases["drawn 0"] = _draw_rgba(page, [[[140 + 60 * np.sin(t), 140 - 90 * np.cos(t)]
-                                              for t in np.linspace(0, 2 * np.pi, 40)]], width=14)
-        cases["drawn 4, thin"] = _draw_rgba(page, [[[80, 40], [60, 160], [200, 160]], [[170, 60], [170, 250]]], 6)
-        for name, rgba in cases.items():
-            h, w = rgba.shape[:2]
-            got = page.evaluate("([b64, w, h]) => window.__prepare(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)), "
-                                "w, h)", [base64.b64encode(rgba.tobytes()).decode(), w, h])
-            want = prep.prepare_rgba(rgba)
-            assert want.max() > 150, name  # a digit, not an empty frame
-            assert np.abs(np.array(got).reshape(28, 28).astype(int) - want).max() <= 1, name
-        for image in (np.full((30, 30, 4), 255, np.uint8), np.dstack([np.zeros((30, 30, 3), np.uint8),
-                                                                    np.full((30, 30), 255, np.uint8)])):
-            with pytest.raises(prep.DigitError) as e:
-                prep.prepare_rgba(image)
-            err = page.evaluate("(b64) => { try { window.__prepare(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)), "
-                                "30, 30); return null; } catch (e) { return e.message; } }",
-                                base64.b64encode(image.tobytes()).decode())
-            assert err == str(e.value)  # the same line on both sides
+        yield page
+
+
+@browser
+def test_page_preprocessing_is_pythons_pixel_for_pixel(draw_page):
+    page = draw_page
+    cases = _cases()
+    cases["drawn 1"] = _draw_rgba(page, [[[150, 40], [140, 240]]])
+    cases["drawn 0"] = _draw_rgba(page, [[[140 + 60 * np.sin(t), 140 - 90 * np.cos(t)]
+                                          for t in np.linspace(0, 2 * np.pi, 40)]], width=14)
+    cases["drawn 4, thin"] = _draw_rgba(page, [[[80, 40], [60, 160], [200, 160]], [[170, 60], [170, 250]]], 6)
+    for name, rgba in cases.items():
+        h, w = rgba.shape[:2]
+        got = page.evaluate("([b64, w, h]) => window.__prepare(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)), "
+                            "w, h)", [base64.b64encode(rgba.tobytes()).decode(), w, h])
+        want = prep.prepare_rgba(rgba)
+        assert want.max() > 150, name  # a digit, not an empty frame
+        assert np.abs(np.array(got).reshape(28, 28).astype(int) - want).max() <= 1, name
+    inky = np.full((30, 30, 4), 255, np.uint8)
+    inky[1:-1, 1:-1, :3] = 0  # black, inside a white frame: 87% ink once inverted
+    for image in (np.full((30, 30, 4), 255, np.uint8), np.dstack([np.zeros((30, 30, 3), np.uint8),
+                                                                np.full((30, 30), 255, np.uint8)]), inky):
+        with pytest.raises(prep.DigitError) as e:
+            prep.prepare_rgba(image)
+        err = page.evaluate("(b64) => { try { window.__prepare(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)), "
+                            "30, 30); return null; } catch (e) { return e.message; } }",
+                            base64.b64encode(image.tobytes()).decode())
+        assert err == str(e.value)  # the same line on both sides
 
 
 @browser
@@ -338,7 +362,7 @@ def test_page_encoder_matches_torch(arch, mnist_test):
 
 
 @browser
-def test_the_marker_follows_the_maps_projection():
+def test_the_marker_follows_the_maps_projection(draw_page):
     """A 5-D posterior through a PCA-like plane: the page's marker is Projection.to_xy, and its ellipse
     points lie on Projection.ellipse's 2-sigma contour."""
     from explorer.projection import Projection
@@ -346,14 +370,8 @@ def test_the_marker_follows_the_maps_projection():
     W = np.linalg.qr(rng.normal(size=(5, 2)))[0]
     proj = Projection(rng.normal(size=5), W, ("", ""))
     mu, logvar = rng.normal(size=5), rng.normal(-1, 0.5, size=5)
-    torch.manual_seed(0)
-    blob = weights.pack_encoder(VAE(VAEConfig(latent_dim=2, hidden=[8])), model_id="t", prep=prep.constants(),
-                                with_decoder=False)
-    with chromium() as page:
-        page.goto("about:blank")
-        load_draw_module(page, blob, prep.constants())
-        got = page.evaluate("([proj, mu, lv]) => window.__onMap(proj, mu, lv)",
-                            [{"center": proj.center.tolist(), "W": proj.W.tolist()}, mu.tolist(), logvar.tolist()])
+    got = draw_page.evaluate("([proj, mu, lv]) => window.__onMap(proj, mu, lv)",
+                             [{"center": proj.center.tolist(), "W": proj.W.tolist()}, mu.tolist(), logvar.tolist()])
     np.testing.assert_allclose([got["x"], got["y"]], proj.to_xy(mu), atol=1e-9)
     cov = W.T @ np.diag(np.exp(logvar)) @ W
     d = np.stack([got["ellipse"]["x"], got["ellipse"]["y"]], 1) - proj.to_xy(mu)
@@ -378,9 +396,9 @@ MOUNT_DRAW_JS = """async ([encoderSource, drawSource, blob64, message]) => {
 
 def _with_header(blob: bytes, change) -> bytes:
     n = int.from_bytes(blob[4:8], "little")
-    header = __import__("json").loads(blob[8:8 + n])
+    header = json.loads(blob[8:8 + n])
     change(header)
-    text = __import__("json").dumps(header).encode()
+    text = json.dumps(header).encode()
     text += b" " * (-len(text) % 4)
     return blob[:4] + len(text).to_bytes(4, "little") + text + blob[8 + n:]
 
@@ -436,7 +454,7 @@ def test_the_panel_scores_a_drawing_for_any_latent_size_and_the_conv_encoder(oth
         at.file_uploader(key="upload").set_value((f"{name}.png", png(one()), "image/png")).run()
         assert not at.exception and not at.error, (name, at.exception, at.error)
         assert "more unusual than" in scored_text(at), name
-        near = [b.label for b in at.button if b.key and b.key.startswith("near_")]
+        near = [item["label"] for item in near_items(at)]
         assert len(near) == 8, name
         if "fashion" in name:
             assert set(near) <= {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
@@ -476,8 +494,9 @@ def stroke(page, points: list) -> int:
 
 
 def neighbour_labels(page) -> list[str]:
-    page.wait_for_function("document.querySelectorAll('[class*=\"st-key-near_\"]').length === 8", timeout=30_000)
-    return page.locator('[class*="st-key-near_"]').all_inner_texts()
+    near = page.locator('[data-testid^="near-"]')
+    near.nth(7).wait_for(timeout=30_000)
+    return near.all_inner_texts()
 
 
 @browser
@@ -497,6 +516,10 @@ def test_drawing_a_digit_places_it_among_its_kind_without_the_server(app_url, di
         if digit == "0":
             page.get_by_text("nearest test digits").scroll_into_view_if_needed()
             page.screenshot(path=str(ROOT / "tests" / "out" / "04-your-digit.png"))
+        first = page.locator('[data-testid^="near-"]').first
+        index = int(first.get_attribute("data-testid")[5:])
+        first.click()  # selects that test digit, as a click on the map does
+        page.get_by_text(f"Test digit #{index} · {digit}").wait_for(timeout=30_000)
     assert during == 0  # nothing reaches the server while the stroke is drawn
     assert labels.count(digit) >= 6, labels
     assert drawn and drawn["map"] is not None
