@@ -1,5 +1,6 @@
 """The torch side of the app: loading a checkpoint's model, the test images, and building the
 snapshot (explorer/snapshot.py) that lets every later start draw the page without torch."""
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,17 @@ from vae_core.figures import encode_all
 from vae_core.losses import elbo_parts
 from vae_core.sealed import file_digest
 from vae_core.model import VAE
+
+# Torch's work runs on one long-lived thread. Streamlit runs every rerun on a new thread, and torch's
+# per-thread state (its OpenMP team among it) made each small op on a fresh thread slow: scoring one
+# drawing took ~15 ms inside the app against ~1 ms alone; on this thread it is ~1-5 ms again.
+# One thread for all sessions also keeps torch from oversubscribing the cores under load.
+_TORCH = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torch")
+
+
+def on_torch_thread(fn, *args, **kwargs):
+    """fn(*args, **kwargs) on the torch thread, waited for. fn must not call Streamlit (no script context there)."""
+    return _TORCH.submit(fn, *args, **kwargs).result()
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
@@ -39,7 +51,7 @@ def test_split(dataset: str) -> tuple[data.Split, torch.Tensor]:
 def encodings(model: VAE, dataset: str) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means and log-variances of every test image, [N, D] float32 each."""
     _, x = test_split(dataset)
-    mu, logvar = (t.numpy() for t in encode_all(model, x))
+    mu, logvar = (t.numpy() for t in on_torch_thread(encode_all, model, x))
     return mu, logvar
 
 
@@ -75,9 +87,13 @@ def live_blob(view: snapshot.Snapshot, pad_dims: tuple) -> bytes:
     return _live_blob(view, view.ident, tuple(pad_dims))
 
 
-@torch.inference_mode()
 def decode(model: VAE, z: np.ndarray) -> np.ndarray:
     """z: [N, D] -> pixel means [N, 28, 28] in [0, 1]."""
+    return on_torch_thread(_decode, model, z)
+
+
+@torch.inference_mode()
+def _decode(model: VAE, z: np.ndarray) -> np.ndarray:
     logits = model.decode(torch.as_tensor(np.asarray(z, np.float32).reshape(-1, model.cfg.latent_dim)))
     return torch.sigmoid(logits).view(-1, 28, 28).numpy()
 
@@ -106,8 +122,8 @@ def _score_eps(d: int) -> torch.Tensor:
 def score(view: snapshot.Snapshot, x: np.ndarray) -> dict:
     """A 28x28 image in [0, 1] -> its posterior (mu, logvar) and -ELBO split into NLL and KL (nats)."""
     model = model_for(view)
-    nll, kl, mu, logvar = elbo_parts(model, torch.as_tensor(x, dtype=torch.float32).view(1, 1, 28, 28),
-                                     _score_eps(view.latent_dim))
+    nll, kl, mu, logvar = on_torch_thread(elbo_parts, model, torch.as_tensor(x, dtype=torch.float32).view(1, 1, 28, 28),
+                                          _score_eps(view.latent_dim))
     return {"nll": float(nll[0]), "kl": float(kl[0]), "mu": mu[0].numpy(), "logvar": logvar[0].numpy()}
 
 
@@ -115,7 +131,7 @@ def score(view: snapshot.Snapshot, x: np.ndarray) -> dict:
 def _test_scores(_view, ident: str) -> np.ndarray:
     model, (_, x) = model_for(_view), test_split(_view.dataset)
     eps = _score_eps(_view.latent_dim)
-    scores = [sum(elbo_parts(model, x[i:i + 1000], eps)[:2]) for i in range(0, len(x), 1000)]
+    scores = [sum(on_torch_thread(elbo_parts, model, x[i:i + 1000], eps)[:2]) for i in range(0, len(x), 1000)]
     out = torch.cat(scores).numpy()
     out.flags.writeable = False
     return out
