@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 
@@ -152,9 +153,14 @@ def take_upload() -> None:
     try:
         pixels = prepare(uploads.read_grey(f.getvalue()))
     except DigitError as e:
-        state.refuse_drawing(f"{f.name[:60]}: {e}")
+        state.refuse_drawing(f"{shown_name(f.name)}: {e}")
         return
     state.set_drawing(pixels.tobytes(), "upload")
+
+
+def shown_name(name: str) -> str:
+    """A file name as plain text in a markdown line: other characters become '_', which is escaped."""
+    return re.sub(r"[^A-Za-z0-9 .\-]", "_", name[:60]).replace("_", "\\_") or "the file"
 
 
 @st.fragment

@@ -163,6 +163,11 @@ def test_elbo_parts_is_the_fixed_noise_elbo(tiny_model, images):
     assert torch.equal(elbo_parts(tiny_model, images, eps)[0], nll)  # deterministic: it can rank digits
 
 
+def test_a_file_name_cannot_write_markdown():
+    assert your_digit.shown_name("[x](javascript:alert(1)) **b**.png") == "\\_x\\_\\_javascript\\_alert\\_1\\_\\_ \\_\\_b\\_\\_.png"
+    assert your_digit.shown_name("digit-7 v2.png") == "digit-7 v2.png"
+
+
 def test_nearest_orders_by_distance():
     mu = np.array([[0, 0], [3, 0], [1, 0], [0, 2]], np.float32)
     assert your_digit.nearest(mu, np.array([0.9, 0]), 3).tolist() == [2, 0, 1]  # 0.01, 0.81, 4.41 < 4.81
