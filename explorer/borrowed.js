@@ -45,7 +45,7 @@ function reportBroken(feature, missing) {
 // Returns a function that stops waiting.
 function withChart(key, feature, use, patienceMs = window.__vaeBorrowedPatienceMs || 15000) {
   const started = performance.now();
-  let raf = 0, stopped = false;
+  let raf = 0, slow = 0, stopped = false;
   const look = () => {
     raf = 0;
     if (stopped || borrowed.broken.has(feature)) return;
@@ -58,11 +58,12 @@ function withChart(key, feature, use, patienceMs = window.__vaeBorrowedPatienceM
     } else if (late && document.querySelector(".js-plotly-plot")) {
       reportBroken(feature, [BORROWED.keyClass]);
       return;
-    } else if (late && performance.now() - started > 4 * patienceMs) {
-      return; // no chart in the page at all: nothing to decorate
+    } else if (late) { // no chart in the page yet (plotly.js still loading on a slow machine): look less often
+      slow = setTimeout(look, 250);
+      return;
     }
     raf = requestAnimationFrame(look); // the chart may still be mounting
   };
   look();
-  return () => { stopped = true; if (raf) cancelAnimationFrame(raf); };
+  return () => { stopped = true; if (raf) cancelAnimationFrame(raf); clearTimeout(slow); };
 }
