@@ -20,8 +20,7 @@ function encoderFor(model) {
 function encodeWith(enc, pixels) {
   const x = new Float32Array(784);
   for (let p = 0; p < 784; p++) x[p] = pixels[p] / 255;
-  const out = enc.net.run(x), D = enc.header.latent_dim;
-  return { mu: Float32Array.from(out.subarray(0, D)), logvar: Float32Array.from(out.subarray(D, 2 * D)) };
+  return enc.encode(x);
 }
 
 // for tests: prepare(rgba, w, h) -> 784 uint8
@@ -69,10 +68,10 @@ export default function (component) {
     msg = JSON.parse(new TextDecoder().decode(data.subarray(4)));
     if (msg.v !== MESSAGE_VERSION) throw new Error(`draw message version ${msg.v}, this page reads ${MESSAGE_VERSION}`);
   } catch (err) {
-    return refuse(parentElement, `your digit: ${err.message}`);
+    return refuseDraw(parentElement, `your digit: ${err.message}`);
   }
   const enc = encoderFor(msg.model);
-  if (enc && enc.error) return refuse(parentElement, enc.error);
+  if (enc && enc.error) return refuseDraw(parentElement, enc.error);
   if (!enc) { // the encoder's element has not run yet: mount when it has
     const wait = el("div", { class: "vae-draw", text: "Loading the encoder…" }, parentElement);
     const ready = (ev) => {
@@ -80,7 +79,7 @@ export default function (component) {
       window.removeEventListener("vae-encoder", ready);
       wait.remove();
       cleanup = encoderFor(msg.model) && encoderFor(msg.model).error
-        ? refuse(parentElement, encoderFor(msg.model).error) : mount(component, encoderFor(msg.model), msg);
+        ? refuseDraw(parentElement, encoderFor(msg.model).error) : mount(component, encoderFor(msg.model), msg);
     };
     let cleanup = null;
     window.addEventListener("vae-encoder", ready);
@@ -95,9 +94,8 @@ function perfRecord() {
   return (window.__vaeDraw = window.__vaeDraw || { frames: 0, encodeMs: [], frameMs: [], commits: 0 });
 }
 
-function refuse(parentElement, message) {
-  console.error(message);
-  el("div", { class: "vae-draw error", "data-testid": "draw-error", text: message }, parentElement);
+function refuseDraw(parentElement, message) {
+  return refuse(parentElement, "vae-draw", "draw-error", message);
 }
 
 function mount(component, enc, input) {

@@ -3,7 +3,7 @@
 // re-hashes) megabytes. Parsed here with nn.js (which precedes this file) and kept in
 // window.__vaeEncoders by checkpoint ident, where draw.js finds it ("vae-encoder" event).
 
-const encoders = (window.__vaeEncoders = window.__vaeEncoders || new Map()); // model -> {header, net, decode} | {error}
+const encoders = (window.__vaeEncoders = window.__vaeEncoders || new Map()); // model -> {header, net, encode, decode} | {error}
 
 function parseEncoder(bytes) {
   const { header, start } = readHeader(bytes);
@@ -12,15 +12,21 @@ function parseEncoder(bytes) {
   const net = buildNet(header.layers, floats, 784);
   if (net.outSize !== 2 * header.latent_dim) throw new Error(`encoder gives ${net.outSize} values, not 2 x ${header.latent_dim}`);
   const decode = header.decoder ? decoderOf(buildNet(header.decoder, floats, header.latent_dim)) : null;
-  return { header, net, decode };
+  const D = header.latent_dim;
+  // x: 784 values in [0, 1] -> {mu, logvar} (Float32Arrays of their own)
+  const encode = (x) => {
+    const out = net.run(x);
+    return { mu: Float32Array.from(out.subarray(0, D)), logvar: Float32Array.from(out.subarray(D, 2 * D)) };
+  };
+  return { header, net, encode, decode };
 }
 
-// for tests: encode(pixels784 in [0, 1]) -> {mu, logvar}
+// for tests: encode(pixels784 in [0, 1]) -> {mu, logvar} as plain arrays
 export function encoderFromBlob(bytes) {
-  const enc = parseEncoder(bytes), D = enc.header.latent_dim;
+  const enc = parseEncoder(bytes);
   return (x) => {
-    const out = enc.net.run(Float32Array.from(x));
-    return { mu: Array.from(out.subarray(0, D)), logvar: Array.from(out.subarray(D, 2 * D)) };
+    const { mu, logvar } = enc.encode(Float32Array.from(x));
+    return { mu: Array.from(mu), logvar: Array.from(logvar) };
   };
 }
 

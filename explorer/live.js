@@ -37,10 +37,7 @@ export default function (component) {
     if (!models.has(header.id)) models.set(header.id, parse(data, header, start));
     model = models.get(header.id);
   } catch (err) {
-    const message = `live decoder: ${err.message}`;
-    console.error(message);
-    el("div", { class: "vae-live error", "data-testid": "live-error", text: message }, parentElement);
-    return;
+    return refuse(parentElement, "vae-live", "live-error", `live decoder: ${err.message}`);
   }
   return mount(component, model);
 }

@@ -140,6 +140,12 @@ function registerDecoder(model, decode) {
   window.dispatchEvent(new CustomEvent("vae-decoder", { detail: model }));
 }
 
+// a component that cannot run what it was sent says so: in the console and in a line in its panel
+function refuse(parentElement, cls, testid, message) {
+  console.error(message);
+  el("div", { class: `${cls} error`, "data-testid": testid, text: message }, parentElement);
+}
+
 function el(tag, attrs = {}, parent = null) {
   const e = document.createElement(tag);
   Object.entries(attrs).forEach(([k, v]) => (k === "text" ? (e.textContent = v) : e.setAttribute(k, v)));
