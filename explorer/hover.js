@@ -1,6 +1,6 @@
 // Hover thumbnails for the latent map: the test images arrive once as a PNG atlas (`cols` digits a
 // row, in test-index order; the constants come from hover.py in each message's header); hovering a point draws that digit in a small box by the pointer.
-// The page asks for it once idle (state "want") and says when it holds it (state "have"), so the
+// The page asks for it once the map is drawn and the page idle (state "want") and says when it holds it (state "have"), so the
 // atlas neither delays a cold start nor rides along on every rerun.
 
 // borrowed.js (chartByKey, withChart: the Streamlit and Plotly details, checked) precedes this file.
@@ -8,6 +8,7 @@ const VERSION = 1, SIZE = 28, SHOWN = 84;
 const FEATURE = "Hover thumbnails";
 let atlas = null, atlasFor = null; // the loaded atlas and its dataset, kept across reruns
 let cols = 0, mapKey = null; // from Python, in every message's header
+let wanted = null; // asks Python for the atlas: sent once the map is drawn and the page is idle
 const pointer = { x: 0, y: 0 };
 
 // data: a 4-byte tag, then a JSON header {v, dataset, cols, map_key}; "ATLS" adds "\n" + PNG bytes.
@@ -23,8 +24,7 @@ function receive(bytes, setStateValue) {
   if (tag === "WANT" || tag === "HAVE") {
     if (atlasFor === dataset) return;
     if (tag === "HAVE") setStateValue("have", null); // Python thinks we hold it; we do not (a reload)
-    const ask = () => setStateValue("want", dataset);
-    if (window.requestIdleCallback) requestIdleCallback(ask, { timeout: 3000 }); else setTimeout(ask, 1000);
+    wanted = () => setStateValue("want", dataset); // asked once the map is drawn (askWhenIdle)
     return;
   }
   if (tag !== "ATLS") throw new Error(`hover thumbnails: unknown message "${tag}"`);
@@ -68,6 +68,15 @@ function show(index) {
   c.style.display = "block";
 }
 
+// the request reruns the script and its answer is 1.9 MB: on a cold start it would compete with
+// plotly.js for the page's main thread and the server's CPU, so it waits for the drawn map
+function askWhenIdle() {
+  const ask = wanted;
+  wanted = null;
+  if (!ask) return;
+  if (window.requestIdleCallback) requestIdleCallback(ask, { timeout: 3000 }); else setTimeout(ask, 1000);
+}
+
 function hook(gd) {
   if (!gd || gd.__vaeHover || missingOn(gd).length) return;
   gd.__vaeHover = true;
@@ -87,7 +96,8 @@ export default function ({ data, setStateValue, parentElement }) {
     console.error(err.message); // an invisible helper: the console is where it can say so
     return;
   }
-  const stop = withChart(mapKey, FEATURE, hook); // checked once; reported if the chart cannot be used
+  // checked once; reported if the chart cannot be used
+  const stop = withChart(mapKey, FEATURE, (gd) => { hook(gd); askWhenIdle(); });
   // the chart mounts again when its spec changes; stop once this element is gone
   const timer = setInterval(() => {
     if (!parentElement.isConnected) clearInterval(timer);

@@ -60,3 +60,32 @@ def test_with_everything_there_the_feature_is_on_and_nothing_is_said(helper, fea
         out = page.evaluate(MOUNT_JS, [page_js.module(page_js.BORROWED, name), data,
                                        {"keyed": True, "fullLayout": True, "on": True, "plotly": True}, 300])
     assert out["note"] is None and not out["errors"] and feature in out["ok"], out
+
+
+def test_hover_asks_for_its_atlas_only_once_the_map_is_drawn():
+    # the ask reruns the script and brings 1.9 MB: on a cold start it must not compete with plotly.js
+    name, data = HOVER
+    with chromium() as page:
+        page.goto("about:blank")
+        asked = page.evaluate("""async ([source, data]) => {
+          window.__asked = [];
+          const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
+          const mount = (await import(url)).default;
+          mount({data: new TextEncoder().encode(data), setStateValue: (k, v) => window.__asked.push([k, v]),
+                 parentElement: document.body});
+          await new Promise((done) => setTimeout(done, 1500));
+          return window.__asked.length;
+        }""", [page_js.module(page_js.BORROWED, name), data])
+        assert asked == 0  # no chart yet, the page long idle: nothing asked
+        page.evaluate("""() => {
+          const holder = document.createElement('div');
+          holder.className = 'st-key-map';
+          const gd = document.createElement('div');
+          gd.className = 'js-plotly-plot';
+          Object.assign(gd, {_fullLayout: {}, _fullData: [], layout: {}, on: () => {}});
+          window.Plotly = {relayout: () => {}};
+          holder.appendChild(gd);
+          document.body.appendChild(holder);
+        }""")
+        page.wait_for_function("window.__asked.length > 0", timeout=5000)
+        assert page.evaluate("window.__asked") == [["want", "mnist"]]
