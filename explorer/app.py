@@ -25,12 +25,15 @@ TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/a
 
 def explore_tab(view, proj, opts, use_live: bool) -> None:
     """The map beside the decoder, and the clicked digit's panel below."""
+    latent_map.take_click()  # before the decoder panel draws the selection's overlays
     left, right = st.columns([3, 2], gap="large")
-    with left:  # first: a click on the map must be taken before the decoder panel draws its overlays
-        latent_map.chart(latent_map.figure(view, proj, opts))
-        your_digit.toggle(view, proj, use_live)
+    # the decoder first: on a cold start its weights reach the page before the map's figure, so the
+    # live digit is drawn before plotly.js, arriving meanwhile, holds the page's thread for a second
     with right:
         decoder_panel(view, proj, opts, use_live)
+    with left:
+        latent_map.chart(view, proj, opts)
+        your_digit.toggle(view, proj, use_live)
     selection.panel(view)
     hover.thumbnails(view.dataset)  # the test images for hover thumbnails, once the page asks for them
 

@@ -1,9 +1,11 @@
-"""The latent map: the shared figure, clicks on it, and the overlays moved in the page."""
+"""The latent map: the shared figure, its still preview, clicks on it, and the overlays moved in the page."""
+import json
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import figures, images, map_overlays, state
+from explorer import figures, images, map_overlays, page, state
 from explorer.infer import decode
 from explorer.interpolation import lerp, slerp
 from explorer.projection import Projection
@@ -21,16 +23,43 @@ def _underlay_uri(_view, ident: str, center: tuple, W: tuple, extent: tuple, n: 
     return images.inline(png)
 
 
+PREVIEW_VERSION = 1  # of the preview message; map_preview.js refuses any other
+# px around the chart's plot area: its layout margins plus the tick labels and axis titles (left,
+# bottom) and the legend (right), as Plotly lays out the map (gd._fullLayout._size); the preview draws inside
+PREVIEW_MARGIN = {"l": 65, "r": 70, "t": 30, "b": 65}  # Plotly: 65, 69, 30, 65 at 532 px wide
+_preview = st.components.v2.component("vae_map_preview", js=page.module(page.BORROWED, "map_preview.js"), css="""
+.vae-preview { position: relative; }
+.vae-preview .note { position: absolute; top: 4px; left: 8px; font-size: 13px; color: #555; }
+.vae-preview.error { color: #b00020; font-size: 13px; }
+""")
+
+
 def figure(view: Snapshot, proj: Projection, opts: dict) -> go.Figure:
     """The map figure for this checkpoint and view, built once and shared by every session (it is
     only read: overlays move in the page)."""
-    return _map_figure(view, proj, view.ident, proj.titles, proj.center.tobytes(),
-                       proj.W.tobytes(), opts["underlay"], opts["contours"])
+    return _map(view, proj, view.ident, proj.titles, proj.center.tobytes(), proj.W.tobytes(),
+                opts["underlay"], opts["contours"])[0]
+
+
+def preview(view: Snapshot, proj: Projection, opts: dict) -> bytes:
+    """The preview message for the same view: the figure's points, colours, ranges and height."""
+    return _map(view, proj, view.ident, proj.titles, proj.center.tobytes(), proj.W.tobytes(),
+                opts["underlay"], opts["contours"])[1]
+
+
+def preview_message(xy: np.ndarray, labels: np.ndarray, fig: go.Figure) -> bytes:
+    """The points [N, 2] and labels [N] of `fig` as map_preview.js draws them (docs/page-protocol.md)."""
+    header = {"v": PREVIEW_VERSION, "map_key": map_overlays.MAP_KEY, "n": len(xy), "height": fig.layout.height,
+              "x_range": list(fig.layout.xaxis.range), "y_range": list(fig.layout.yaxis.range),
+              "colors": list(figures.PALETTE), "size": fig.data[0].marker.size, "opacity": fig.data[0].marker.opacity,
+              "margin": PREVIEW_MARGIN}
+    return (json.dumps(header).encode() + b"\n" + np.ascontiguousarray(xy, "<f4").tobytes()
+            + np.asarray(labels, np.uint8).tobytes())
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _map_figure(_view, _proj, ident: str, titles: tuple, center: bytes, W: bytes,
-                underlay: bool, contours: bool) -> go.Figure:
+def _map(_view, _proj, ident: str, titles: tuple, center: bytes, W: bytes,
+         underlay: bool, contours: bool) -> tuple[go.Figure, bytes]:
     view, proj = _view, _proj
     xy = proj.to_xy(view.mu)
     fig = figures.latent_map(xy, view.labels, view.classes, axis_titles=proj.titles)
@@ -43,17 +72,25 @@ def _map_figure(_view, _proj, ident: str, titles: tuple, center: bytes, W: bytes
         fig.update_yaxes(range=[lo[1], hi[1]])
     if contours:
         figures.add_prior_contours(fig, proj.to_xy(np.zeros(view.latent_dim)))
-    return fig
+    return fig, preview_message(xy, view.labels, fig)
 
 
-def chart(fig: go.Figure) -> None:
-    """Draw the map and take clicks; its overlays are moved in the page by `sync_overlays`, so the
-    chart keeps its zoom and selection across reruns."""
-    event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key=map_overlays.MAP_KEY,
-                            config={"scrollZoom": True, "displaylogo": False})
+def take_click() -> None:
+    """Take a click on the map as Streamlit reports it, before anything that shows the selection
+    is drawn (the chart itself may be drawn later in the run)."""
+    event = state.map_event()
     points = event.selection.points if event is not None else []
-    picked = int(points[0]["customdata"]) if points else None
-    state.take_pick(picked)
+    state.take_pick(int(points[0]["customdata"]) if points else None)
+
+
+def chart(view: Snapshot, proj: Projection, opts: dict) -> None:
+    """Draw the map and take clicks; its overlays are moved in the page by `sync_overlays`, so the
+    chart keeps its zoom and selection across reruns. Until plotly.js is in the page (a cold start),
+    a still preview of the points stands in its place."""
+    _preview(key=state.Key.MAP_PREVIEW, data=preview(view, proj, opts))
+    st.plotly_chart(figure(view, proj, opts), on_select="rerun", selection_mode="points", key=map_overlays.MAP_KEY,
+                    config={"scrollZoom": True, "displaylogo": False})
+    take_click()
 
 
 def sync_overlays(view: Snapshot, proj: Projection) -> None:

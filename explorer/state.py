@@ -24,6 +24,7 @@ class Key:
     MAP = "map"  # the latent map chart (its selection); the page finds the chart by this key
     LIVE, LIVE_POINT = "live", "live_point"  # the in-page decoder and its point message
     MAP_OVERLAYS, MAP_HOVER = "map_overlays", "map_hover"  # invisible page helpers
+    MAP_PREVIEW = "map_preview"  # the map's still picture while plotly.js loads
     PRELOAD = "preload"  # written literally in preload.py, which runs before any other import
     STATE_FOR = "state_for"  # the checkpoint ident the values below belong to
     Z, Z_VERSION, Z_PUSHED = "z", "z_version", "z_pushed"  # decoder point; bumped when Python moves it
@@ -115,6 +116,11 @@ def live_commit() -> object:
 
 def selected() -> int | None:
     return ss[Key.SELECTED]
+
+
+def map_event():
+    """The map chart's selection state as Streamlit last reported it (None before any)."""
+    return ss.get(Key.MAP)
 
 
 def take_pick(picked: int | None) -> None:

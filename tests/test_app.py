@@ -123,6 +123,18 @@ def test_clicking_a_point_shows_the_reconstruction_panel(tiny_home):
     np.testing.assert_allclose(at.session_state["z"], mu[123], atol=5e-3)
 
 
+def test_a_click_on_the_map_is_ringed_on_the_map_in_the_same_run(tiny_home):
+    # the decoder panel, which sends the map's overlays, is drawn before the map (its weights reach
+    # the page first): the click must still be taken before it
+    at = app()
+    assert json.loads(component_data(at, "vae_map_overlays"))["overlays"]["selected"]["x"] == []
+    pick(at, 123)
+    ring = json.loads(component_data(at, "vae_map_overlays"))["overlays"]["selected"]
+    assert len(ring["x"]) == 1, ring
+    at.run()
+    assert json.loads(component_data(at, "vae_map_overlays"))["overlays"]["selected"] == ring
+
+
 def test_conv_checkpoint_decodes_live_too(tiny_home):
     at = app()
     at.sidebar.selectbox(key="ckpt").set_value("runs/conv/model.pt").run()

@@ -1,0 +1,119 @@
+"""The map's still preview (explorer/map_preview.js): drawn from the figure's own points while
+plotly.js loads, gone once a chart is drawn, and a message it cannot read is refused visibly."""
+import json
+
+import numpy as np
+import pytest
+
+from explorer import figures, latent_map
+from explorer import page as page_js
+from testkit.browser import CHROMIUM, chromium
+
+CLASSES = [str(c) for c in range(10)]
+
+
+def parse(message: bytes) -> tuple[dict, np.ndarray, np.ndarray]:
+    head, body = message.split(b"\n", 1)
+    h = json.loads(head)
+    return h, np.frombuffer(body[:8 * h["n"]], "<f4").reshape(-1, 2), np.frombuffer(body[8 * h["n"]:], np.uint8)
+
+
+def test_the_message_holds_the_figures_points_ranges_and_colours():
+    rng = np.random.default_rng(0)
+    xy, labels = rng.normal(size=(500, 2)).astype(np.float32), rng.integers(0, 10, 500)
+    fig = figures.latent_map(xy, labels, CLASSES)
+    h, got_xy, got_labels = parse(latent_map.preview_message(xy, labels, fig))
+    assert h["v"] == latent_map.PREVIEW_VERSION and h["map_key"] == "map" and h["n"] == 500
+    np.testing.assert_array_equal(got_xy, xy)
+    np.testing.assert_array_equal(got_labels, labels)
+    assert h["x_range"] == list(fig.layout.xaxis.range) and h["y_range"] == list(fig.layout.yaxis.range)
+    assert h["height"] == fig.layout.height and h["colors"] == list(figures.PALETTE)
+
+
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)")
+
+# JS: mount map_preview.js in a blank page 600 px wide; return what it drew at the given css pixels
+MOUNT_JS = """async ([source, data, plotlyFirst, at]) => {
+  const errors = [], log = console.error;
+  console.error = (...a) => { errors.push(a.join(' ')); log(...a); };
+  if (plotlyFirst) window.Plotly = {};
+  const holder = document.createElement('div');
+  holder.style.width = '600px';
+  document.body.appendChild(holder);
+  const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
+  const mount = (await import(url)).default;
+  mount({data: new Uint8Array(data), setStateValue: () => {}, parentElement: holder});
+  console.error = log;
+  const canvas = holder.querySelector('[data-testid="map-preview"] canvas');
+  const error = holder.querySelector('[data-testid="map-preview-error"]');
+  const out = {errors, error: error && error.textContent, drawn: !!canvas, pixels: [], blank: null};
+  if (canvas) {
+    const g = canvas.getContext('2d'), dpr = canvas.width / canvas.clientWidth;
+    out.pixels = at.map(([x, y]) => [...g.getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data]);
+    const all = g.getImageData(0, 0, canvas.width, canvas.height).data;
+    out.inked = all.filter((v, i) => i % 4 === 3 && v > 0).length;
+    out.note = holder.textContent;
+  }
+  return out;
+}"""
+
+
+def where(h: dict, xy: np.ndarray, width: float = 600) -> list[list[float]]:
+    """CSS pixels of each point as the preview places them (the chart's ranges, one scale, centred)."""
+    (x0, x1), (y0, y1), m = h["x_range"], h["y_range"], h["margin"]
+    pw, ph = width - m["l"] - m["r"], h["height"] - m["t"] - m["b"]
+    s = min(pw / (x1 - x0), ph / (y1 - y0))
+    ox, oy = m["l"] + (pw - s * (x1 - x0)) / 2, m["t"] + (ph - s * (y1 - y0)) / 2
+    return [[float(ox + (x - x0) * s), float(oy + (y1 - y) * s)] for x, y in xy]
+
+
+def hex_rgb(colour: str) -> list[int]:
+    return [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+
+
+@needs_chromium
+def test_each_point_is_drawn_in_its_class_colour_where_the_chart_puts_it():
+    xy = np.array([[-2, -2], [0, 1], [2, -1]], np.float32)
+    labels = np.array([0, 3, 9])
+    message = latent_map.preview_message(xy, labels, figures.latent_map(xy, labels, CLASSES))
+    h = parse(message)[0]
+    with chromium() as page:
+        page.goto("about:blank")
+        out = page.evaluate(MOUNT_JS, [page_js.module(page_js.BORROWED, "map_preview.js"), list(message), False,
+                                       where(h, xy)])
+    assert out["drawn"] and not out["errors"] and "Loading the interactive map" in out["note"], out
+    for pixel, label in zip(out["pixels"], labels):
+        want = hex_rgb(figures.PALETTE[label])
+        assert pixel[3] > 100 and max(abs(a - b) for a, b in zip(pixel[:3], want)) <= 2, (pixel, want)
+    assert out["inked"] <= 3 * 4 * 4 * 1.5  # three 4x4 squares (device pixels may round up), nothing else
+
+
+@needs_chromium
+@pytest.mark.parametrize("bad, words", [("version", "message version 2"), ("short", "bytes for 3 points")])
+def test_a_message_it_cannot_read_is_refused_in_the_panel_and_the_console(bad, words):
+    xy, labels = np.zeros((3, 2), np.float32), np.zeros(3, int)
+    message = latent_map.preview_message(xy, labels, figures.latent_map(xy, labels, CLASSES))
+    if bad == "version":
+        message = message.replace(b'"v": 1', b'"v": 2', 1)
+    else:
+        message = message[:-5]
+    with chromium() as page:
+        page.goto("about:blank")
+        out = page.evaluate(MOUNT_JS, [page_js.module(page_js.BORROWED, "map_preview.js"), list(message), False, []])
+    assert not out["drawn"] and words in (out["error"] or "") and any(words in e for e in out["errors"]), out
+
+
+@needs_chromium
+def test_it_steps_aside_for_a_drawn_chart_and_draws_nothing_once_plotly_is_loaded():
+    xy, labels = np.zeros((3, 2), np.float32), np.zeros(3, int)
+    message = list(latent_map.preview_message(xy, labels, figures.latent_map(xy, labels, CLASSES)))
+    source = page_js.module(page_js.BORROWED, "map_preview.js")
+    with chromium() as page:
+        page.goto("about:blank")
+        assert page.evaluate(MOUNT_JS, [source, message, False, []])["drawn"]
+        page.evaluate("""() => { const h = document.createElement('div'); h.className = 'st-key-map';
+                                 h.innerHTML = '<div class="js-plotly-plot"></div>'; document.body.appendChild(h); }""")
+        page.wait_for_function("window.__vaeMapPreview.hiddenAt !== null", timeout=5000)
+        assert page.locator('[data-testid="map-preview"]').count() == 0
+        page.goto("about:blank")
+        assert not page.evaluate(MOUNT_JS, [source, message, True, []])["drawn"]
