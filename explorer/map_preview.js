@@ -40,11 +40,12 @@ function draw(canvas, { h, xy, labels }, shift) {
   const s = Math.min(pw / (x1 - x0), ph / (y1 - y0));
   const ox = m.l + (pw - s * (x1 - x0)) / 2, oy = shift + m.t + (ph - s * (y1 - y0)) / 2, r = h.size / 2;
   g.globalAlpha = h.opacity;
-  for (let c = 0; c < h.colors.length; c++) { // one path per colour: 10 fills, not 10k
+  const k = h.colors.length; // class c has colour c mod k, as in the chart
+  for (let c = 0; c < k; c++) { // one path per colour: k fills, not n
     g.fillStyle = h.colors[c];
     g.beginPath();
     for (let i = 0; i < h.n; i++) {
-      if (labels[i] !== c) continue;
+      if (labels[i] % k !== c) continue;
       const px = ox + (xy[2 * i] - x0) * s, py = oy + (y1 - xy[2 * i + 1]) * s;
       g.moveTo(px + r, py);
       g.arc(px, py, r, 0, 2 * Math.PI);
