@@ -13,7 +13,7 @@ from explorer import preload, serving  # noqa: E402,F401  (streamlit only; servi
 
 st.set_page_config(page_title="VAE latent explorer", page_icon="🔢", layout="wide")
 with st.sidebar:
-    preload.plotly()  # the browser compiles plotly.js while the imports below run (seconds on a cold start)
+    preload.components()  # the page fetches Streamlit's component code while the imports below run
 st.title("VAE latent-space explorer")  # a person's first sight is the app, not a blank page
 
 from explorer import (canvas, decoder, hover, interpolation, latent_map, link, live, selection,  # noqa: E402
