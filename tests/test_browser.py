@@ -34,6 +34,29 @@ def z_caption(page) -> str:
     return page.get_by_text(re.compile(r"^z = \(")).first.inner_text()
 
 
+def test_the_map_is_seen_before_plotly_js_arrives_and_the_chart_takes_its_place(app_url):
+    held = []  # Streamlit's plotly.js chunk, held back: as on a slow cold start
+    with chromium(viewport=(1400, 1000)) as page:
+        page.route("**/PlotlyChart.*.js", lambda route: held.append(route))
+        page.goto(app_url)
+        preview = page.get_by_test_id("map-preview")
+        preview.wait_for(timeout=30_000)
+        assert page.evaluate("window.__vaeMapPreview.points") == 10_000
+        assert "Loading the interactive map" in preview.inner_text()
+        page.wait_for_function("window.__vaeLive && window.__vaeLive.frames > 0")  # the digit does not wait either
+        box = preview.bounding_box()
+        assert held and page.evaluate("window.Plotly === undefined")
+        for route in held:
+            route.continue_()
+        page.wait_for_function("document.querySelector('.st-key-map .js-plotly-plot .gl-container canvas')",
+                               timeout=60_000)
+        page.wait_for_function("window.__vaeMapPreview.hiddenAt !== null")
+        assert preview.count() == 0
+        chart = page.locator(".st-key-map .js-plotly-plot").bounding_box()
+        assert abs(chart["x"] - box["x"]) <= 2 and abs(chart["width"] - box["width"]) <= 2, (box, chart)
+        assert abs(chart["height"] - box["height"]) <= 2, (box, chart)
+
+
 def test_load_slide_click_and_see_reconstruction(app_url):
     SHOTS.mkdir(parents=True, exist_ok=True)
     with chromium(viewport=(1400, 1350)) as page:
