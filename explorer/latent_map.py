@@ -84,13 +84,12 @@ def take_click() -> None:
 
 
 def chart(view: Snapshot, proj: Projection, opts: dict) -> None:
-    """Draw the map and take clicks; its overlays are moved in the page by `sync_overlays`, so the
-    chart keeps its zoom and selection across reruns. Until plotly.js is in the page (a cold start),
-    a still preview of the points stands in its place."""
+    """Draw the map (its clicks are taken by `take_click`); its overlays are moved in the page by
+    `sync_overlays`, so the chart keeps its zoom and selection across reruns. Until plotly.js is in
+    the page (a cold start), a still preview of the points stands in its place."""
     _preview(key=state.Key.MAP_PREVIEW, data=preview(view, proj, opts))
     st.plotly_chart(figure(view, proj, opts), on_select="rerun", selection_mode="points", key=map_overlays.MAP_KEY,
                     config={"scrollZoom": True, "displaylogo": False})
-    take_click()
 
 
 def sync_overlays(view: Snapshot, proj: Projection) -> None:
