@@ -3,7 +3,7 @@
 // the map at once, with a note that the interactive one is on its way. It steps aside as soon as a
 // Plotly chart is drawn, and draws nothing once plotly.js is loaded (later charts draw at once).
 
-// borrowed.js (chartByKey) precedes this file.
+// dom.js (el, refuse) and borrowed.js (chartByKey) precede this file.
 const VERSION = 1;
 
 // data: a JSON header {v, map_key, n, height, x_range, y_range, colors, size, opacity, margin: {l, r, t, b}}, a
@@ -61,27 +61,15 @@ export default function ({ data, parentElement }) {
   try {
     msg = read(data);
   } catch (err) {
-    console.error(err.message);
-    const note = document.createElement("div");
-    Object.assign(note, { className: "vae-preview error", textContent: err.message });
-    note.setAttribute("data-testid", "map-preview-error");
-    parentElement.appendChild(note);
-    return;
+    return refuse(parentElement, "vae-preview", "map-preview-error", err.message);
   }
   // a Plotly chart already drawn: ours, or (its key class gone) any other, so this never lingers
   const charted = () => chartByKey(msg.h.map_key) || document.querySelector(".js-plotly-plot");
   if (window.Plotly || charted()) return;
-  const root = document.createElement("div");
-  root.className = "vae-preview";
-  root.style.height = `${msg.h.height}px`;
-  root.setAttribute("data-testid", "map-preview");
-  const canvas = document.createElement("canvas");
-  Object.assign(canvas.style, { display: "block", width: "100%", height: "100%" });
-  const note = document.createElement("div");
-  note.className = "note";
-  note.textContent = "Loading the interactive map…";
-  root.append(canvas, note);
-  parentElement.appendChild(root);
+  const root = el("div", { class: "vae-preview", "data-testid": "map-preview", style: `height: ${msg.h.height}px` },
+    parentElement);
+  const canvas = el("canvas", { style: "display: block; width: 100%; height: 100%" }, root);
+  el("div", { class: "note", text: "Loading the interactive map…" }, root);
   draw(canvas, msg, gapBelow(parentElement));
   const seen = (window.__vaeMapPreview = { drawnAt: performance.now(), points: msg.h.n, hiddenAt: null });
   let raf = 0;

@@ -1,5 +1,5 @@
 // The network steps the page runs, shared by live.js (decoder) and draw.js (encoder): each
-// component's module is this file followed by its own (explorer/page.py: module). Reads the weights
+// component's module is dom.js, this file, then its own (explorer/page.py: module). Reads the weights
 // blob (docs/page-protocol.md, written by explorer/weights.py) and runs its steps in float32 like torch.
 
 const BLOB_MAGIC = "VAEW";
@@ -138,17 +138,4 @@ function registerDecoder(model, decode) {
   if (!model || nets.get(model) === decode) return;
   nets.set(model, decode);
   window.dispatchEvent(new CustomEvent("vae-decoder", { detail: model }));
-}
-
-// a component that cannot run what it was sent says so: in the console and in a line in its panel
-function refuse(parentElement, cls, testid, message) {
-  console.error(message);
-  el("div", { class: `${cls} error`, "data-testid": testid, text: message }, parentElement);
-}
-
-function el(tag, attrs = {}, parent = null) {
-  const e = document.createElement(tag);
-  Object.entries(attrs).forEach(([k, v]) => (k === "text" ? (e.textContent = v) : e.setAttribute(k, v)));
-  if (parent) parent.appendChild(e);
-  return e;
 }

@@ -80,7 +80,7 @@ def test_each_point_is_drawn_in_its_class_colour_where_the_chart_puts_it():
     h = parse(message)[0]
     with chromium() as page:
         page.goto("about:blank")
-        out = page.evaluate(MOUNT_JS, [page_js.module(page_js.BORROWED, "map_preview.js"), list(message), False,
+        out = page.evaluate(MOUNT_JS, [page_js.module(page_js.DOM, page_js.BORROWED, "map_preview.js"), list(message), False,
                                        where(h, xy)])
     assert out["drawn"] and not out["errors"] and "Loading the interactive map" in out["note"], out
     for pixel, label in zip(out["pixels"], labels):
@@ -100,7 +100,7 @@ def test_a_message_it_cannot_read_is_refused_in_the_panel_and_the_console(bad, w
         message = message[:-5]
     with chromium() as page:
         page.goto("about:blank")
-        out = page.evaluate(MOUNT_JS, [page_js.module(page_js.BORROWED, "map_preview.js"), list(message), False, []])
+        out = page.evaluate(MOUNT_JS, [page_js.module(page_js.DOM, page_js.BORROWED, "map_preview.js"), list(message), False, []])
     assert not out["drawn"] and words in (out["error"] or "") and any(words in e for e in out["errors"]), out
 
 
@@ -108,7 +108,7 @@ def test_a_message_it_cannot_read_is_refused_in_the_panel_and_the_console(bad, w
 def test_it_steps_aside_for_a_drawn_chart_and_draws_nothing_once_plotly_is_loaded():
     xy, labels = np.zeros((3, 2), np.float32), np.zeros(3, int)
     message = list(latent_map.preview_message(xy, labels, figures.latent_map(xy, labels, CLASSES)))
-    source = page_js.module(page_js.BORROWED, "map_preview.js")
+    source = page_js.module(page_js.DOM, page_js.BORROWED, "map_preview.js")
     with chromium() as page:
         page.goto("about:blank")
         assert page.evaluate(MOUNT_JS, [source, message, False, []])["drawn"]
