@@ -27,7 +27,7 @@ PREVIEW_VERSION = 1  # of the preview message; map_preview.js refuses any other
 # px around the chart's plot area: its layout margins plus the tick labels and axis titles (left,
 # bottom) and the legend (right), as Plotly lays out the map (gd._fullLayout._size); the preview draws inside
 PREVIEW_MARGIN = {"l": 65, "r": 70, "t": 30, "b": 65}  # Plotly: 65, 69, 30, 65 at 532 px wide
-_preview = st.components.v2.component("vae_map_preview", js=page.module(page.BORROWED, "map_preview.js"), css="""
+_preview = st.components.v2.component("vae_map_preview", js=page.module(page.DOM, page.BORROWED, "map_preview.js"), css="""
 .vae-preview { position: relative; }
 .vae-preview .note { position: absolute; top: 4px; left: 8px; font-size: 13px; color: #555; }
 .vae-preview.error { color: #b00020; font-size: 13px; }
@@ -37,14 +37,17 @@ _preview = st.components.v2.component("vae_map_preview", js=page.module(page.BOR
 def figure(view: Snapshot, proj: Projection, opts: dict) -> go.Figure:
     """The map figure for this checkpoint and view, built once and shared by every session (it is
     only read: overlays move in the page)."""
-    return _map(view, proj, view.ident, proj.titles, proj.center.tobytes(), proj.W.tobytes(),
-                opts["underlay"], opts["contours"])[0]
+    return _map_for(view, proj, opts)[0]
 
 
 def preview(view: Snapshot, proj: Projection, opts: dict) -> bytes:
     """The preview message for the same view: the figure's points, colours, ranges and height."""
+    return _map_for(view, proj, opts)[1]
+
+
+def _map_for(view: Snapshot, proj: Projection, opts: dict) -> tuple[go.Figure, bytes]:
     return _map(view, proj, view.ident, proj.titles, proj.center.tobytes(), proj.W.tobytes(),
-                opts["underlay"], opts["contours"])[1]
+                opts["underlay"], opts["contours"])
 
 
 def preview_message(xy: np.ndarray, labels: np.ndarray, fig: go.Figure) -> bytes:
