@@ -19,9 +19,15 @@ def sliders(view: Snapshot) -> None:
         if values is not None:  # else the sliders were reset by a model switch that this release raced
             state.set_z(values, from_browser=True)
 
+    z = state.z()
+
     def slider(container, i):
         lo, hi = ranges[i]
-        container.slider(f"z{i}", float(lo), float(hi), step=0.01, key=state.init_slider(i), on_change=on_slide)
+        # value: the slider's default in the page, which Streamlit's page falls back to when it remounts
+        # a slider (seen when a rerun interrupts the one that drew it). Left to Streamlit, the default
+        # was the range's low end, and a click on the live toggle early on could reset z to (-4, -4)
+        container.slider(f"z{i}", float(lo), float(hi), value=float(min(max(z[i], lo), hi)), step=0.01,
+                         key=state.Key.slider(i), on_change=on_slide)
 
     for i in range(min(d, FOLD_SLIDERS_AFTER)):
         slider(st, i)

@@ -96,12 +96,6 @@ def slider_values(d: int) -> list | None:
     return None if None in values else values
 
 
-def init_slider(i: int) -> str:
-    """Key of slider i, given the current point's value the first time it is drawn."""
-    ss.setdefault(Key.slider(i), ss[Key.Z][i])
-    return Key.slider(i)
-
-
 def pushed_point() -> tuple[int, tuple]:
     """(version, z) as last pushed to the page: a new one only when Python moved z since."""
     if ss.get(Key.Z_PUSHED, (None,))[0] != ss[Key.Z_VERSION]:

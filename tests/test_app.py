@@ -369,6 +369,20 @@ def test_the_link_follows_the_view(tiny_home):
     assert at.query_params["ckpt"] == "checkpoints/tiny-z5.pt"
 
 
+def test_a_sliders_default_in_the_page_is_the_current_point(tiny_home):
+    """Streamlit's page falls back to a slider's default when it remounts one (seen when a rerun
+    interrupts the run that drew it): that default must be z, not the range's low end."""
+    at = linked({"ckpt": "checkpoints/tiny-z5.pt", "z": "1.5,-0.25,0,0,2"})
+    at.sidebar.toggle[0].set_value(False).run()
+
+    def defaults():
+        return [at.slider(key=f"zs_{i}").proto.default[0] for i in range(5)]
+
+    assert defaults() == pytest.approx([1.5, -0.25, 0, 0, 2])
+    next(b for b in at.button if b.label == "Sample from the prior").click().run()
+    assert defaults() == pytest.approx(at.session_state["z"]) and at.session_state["z"] != [1.5, -0.25, 0, 0, 2]
+
+
 def test_the_a_b_path_is_drawn_only_once_both_ends_are_chosen(tiny_home):
     at = app()
 
