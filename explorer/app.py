@@ -56,6 +56,10 @@ def decoder_panel(view, proj, opts, use_live: bool) -> None:
         print(f"timing: decoder fragment {1000 * (time.perf_counter() - started):.2f} ms", file=sys.stderr, flush=True)
 
 
+VIEWS = dict(zip(state.VIEWS, (explore_tab, lambda view, *_: canvas.tab(view),
+                               lambda view, *_: interpolation.tab(view))))
+
+
 def main() -> None:
     choice = sidebar.pick_checkpoint()
     if choice is None:
@@ -69,18 +73,14 @@ def main() -> None:
     proj = sidebar.projection_for(opts, view.mu)
     use_live = live.sidebar_toggle(view.live_supported)
 
-    # lazy tabs: only the open tab's content runs, so a slider move does not redraw the canvas
-    explore_t, canvas_t, interpolate_t = st.tabs(["Explore", "Canvas", "Interpolate"], key=state.Key.TAB,
-                                                   on_change="rerun")
-    if explore_t.open:
-        with explore_t:
-            explore_tab(view, proj, opts, use_live)
-    if canvas_t.open:
-        with canvas_t:
-            canvas.tab(view)
-    if interpolate_t.open:
-        with interpolate_t:
-            interpolation.tab(view)
+    # one view at a time: only the chosen view's code runs, so a slider move does not redraw the canvas.
+    # A segmented control, not st.tabs: Streamlit's tabs re-render at some cost on every rerun (even a
+    # fragment's), which added ~10 ms to each slider release (bench/app_speed.py)
+    if state.get(state.Key.TAB) not in VIEWS:
+        state.put(state.Key.TAB, state.VIEWS[0])
+    shown = st.segmented_control("View", list(VIEWS), key=state.Key.TAB, required=True,
+                                 label_visibility="collapsed")
+    VIEWS[shown](view, proj, opts, use_live)
     link.write(view.name, view.latent_dim)
     serving.warm_torch()  # the page is out: load torch in the background for what needs it later
     if TIMING:

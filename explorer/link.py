@@ -8,7 +8,7 @@ Format (every field optional; absent means the default):
     a=7&b=42                           interpolation end points (test indices)
     plane=pca | plane=axes&x=0&y=3     the map's plane (latent size > 2 only)
     layers=underlay,contours           the map's optional layers
-    tab=canvas | tab=interpolate       the open tab (explore when absent)
+    tab=canvas | tab=interpolate       the open view (explore when absent)
 
 A link is read once per session (its first run). Values that do not fit (a checkpoint that is
 gone, an index out of range, text where a number belongs, z of the wrong length) fall back to
@@ -22,7 +22,7 @@ import streamlit as st
 from explorer import state
 from explorer.state import Key
 
-TABS = {"explore": "Explore", "canvas": "Canvas", "interpolate": "Interpolate"}
+TABS = {name.lower(): name for name in state.VIEWS}  # tab=canvas: the view's name in lower case
 PLANES = {"pca": "PCA of the means", "axes": "Two latent dims"}
 LAYERS = (Key.UNDERLAY, Key.CONTOURS)  # their names in the link are their keys
 MAX_FIELD = 2000  # characters: longer values are not read at all
@@ -123,8 +123,8 @@ def write(ckpt: str, latent_dim: int) -> None:
     layers = [layer for layer in LAYERS if state.get(layer)]
     if layers:
         view["layers"] = ",".join(layers)
-    tab = next((k for k, label in TABS.items() if label == state.get(Key.TAB)), "explore")
-    if tab != "explore":
+    tab = next((k for k, label in TABS.items() if label == state.get(Key.TAB)), None)
+    if tab is not None and TABS[tab] != state.VIEWS[0]:
         view["tab"] = tab
     if view != st.query_params.to_dict():
         st.query_params.from_dict(view)

@@ -15,7 +15,7 @@ log = logging.getLogger("explorer")
 class Key:
     """Session-state keys. Widget keys first (the widget owns the value), then the app's own."""
     CKPT = "ckpt"  # the checkpoint picker
-    TAB = "tab"  # the open tab's label
+    TAB = "tab"  # the open view (Explore, Canvas, Interpolate)
     PLANE, DIM_I, DIM_J = "plane", "dim_i", "dim_j"  # the map's plane (latent size > 2)
     UNDERLAY, CONTOURS = "underlay", "contours"  # the map's optional layers
     A, B, INTERP_K = "A", "B", "interp_k"  # interpolation ends (test indices) and steps
@@ -44,6 +44,8 @@ class Key:
     def slider(i: int) -> str:
         return f"zs_{i}"
 
+
+VIEWS = ("Explore", "Canvas", "Interpolate")  # the page's views, in the switcher's order; the first by default
 
 ss = st.session_state
 

@@ -171,8 +171,13 @@ class Session:
         return WidgetState(id=self.widget(label).id, trigger_value=True)
 
     def choice(self, key: str, value: str) -> WidgetState:
-        """selectbox, radio and tabs send the chosen option's text"""
-        return WidgetState(id=self.widget(key).id, string_value=str(value))
+        """selectbox, radio and tabs send the chosen option's text; a segmented control, a list of them"""
+        w = self.widget(key)
+        if w.kind == "button_group":
+            s = WidgetState(id=w.id)
+            s.string_array_value.data.append(str(value))
+            return s
+        return WidgetState(id=w.id, string_value=str(value))
 
     def number(self, key: str, value: float) -> WidgetState:
         return WidgetState(id=self.widget(key).id, double_value=float(value))
