@@ -51,7 +51,7 @@ def decoder_panel(view, proj, opts, use_live: bool) -> None:
         decoder.sliders(view)
     decoder.digit(view, png)
     latent_map.sync_overlays(view, proj)  # an invisible helper: it finds the map in the page
-    link.write(view.name, view.latent_dim)
+    link.write(view.name, view.latent_dim, key=state.Key.LINK_DECODER)
     if TIMING:
         print(f"timing: decoder fragment {1000 * (time.perf_counter() - started):.2f} ms", file=sys.stderr, flush=True)
 

@@ -10,22 +10,28 @@ Format (every field optional; absent means the default):
     layers=underlay,contours           the map's optional layers
     tab=canvas | tab=interpolate       the open view (explore when absent)
 
-A link is read once per session (its first run). Values that do not fit (a checkpoint that is
+The page writes it (explorer/link.js, message "link v1" in docs/page-protocol.md), replacing the
+history entry; Python only reads it, once per session (its first run). Values that do not fit (a checkpoint that is
 gone, an index out of range, text where a number belongs, z of the wrong length) fall back to
 their defaults, with one notice naming them; the rest of the link still applies.
 """
+import json
 import math
+from urllib.parse import urlencode
 
 import numpy as np
 import streamlit as st
 
-from explorer import state
+from explorer import page, state
 from explorer.state import Key
 
 TABS = {name.lower(): name for name in state.VIEWS}  # tab=canvas: the view's name in lower case
 PLANES = {"pca": "PCA of the means", "axes": "Two latent dims"}
 LAYERS = (Key.UNDERLAY, Key.CONTOURS)  # their names in the link are their keys
 MAX_FIELD = 2000  # characters: longer values are not read at all
+MAGIC, VERSION = b"VAEL", 1  # of the link message; link.js refuses any other
+# bytes as data: any other data Streamlit first checks for dataframes, importing pandas (~0.7 s)
+_component = st.components.v2.component("vae_link", js=page.module("link.js"), css=":host { display: none; }")
 
 
 def _params() -> dict[str, str]:
@@ -105,8 +111,10 @@ def apply_view(latent_dim: int, n_test: int) -> None:
         st.toast(f"Part of this link did not fit and was left at its default: {', '.join(bad)}.")
 
 
-def write(ckpt: str, latent_dim: int) -> None:
-    """Put the current view into the query string (only when it changed: each change is a message)."""
+def write(ckpt: str, latent_dim: int, key: str = Key.LINK) -> None:
+    """Put the current view into the address bar: the page does it (link.js), replacing the query
+    string. Drawn by the page (key Key.LINK) and by the decoder's fragment (Key.LINK_DECODER), which
+    reruns alone when z moves."""
     view = {"ckpt": ckpt, "z": ",".join(np.format_float_positional(float(v), precision=3, trim="-")
                                         for v in state.z())}
     if state.selected() is not None:
@@ -126,5 +134,9 @@ def write(ckpt: str, latent_dim: int) -> None:
     tab = next((k for k, label in TABS.items() if label == state.get(Key.TAB)), None)
     if tab is not None and TABS[tab] != state.VIEWS[0]:
         view["tab"] = tab
-    if view != st.query_params.to_dict():
-        st.query_params.from_dict(view)
+    _component(key=key, data=message(view), height=0)
+
+
+def message(view: dict[str, str]) -> bytes:
+    """Link v1: b"VAEL" + JSON {v, query}; commas and slashes are left readable in the query."""
+    return MAGIC + json.dumps({"v": VERSION, "query": urlencode(view, safe=",/")}).encode()

@@ -32,6 +32,7 @@ class Key:
     AB_CHOSEN = "ab_chosen"  # which interpolation ends the user chose
     RANGES = "ranges"  # per-dim slider [lo, hi]
     LINK_READ, LINK_BAD = "link_read", "link_bad"  # a link is read once per session
+    LINK, LINK_DECODER = "link", "link_decoder"  # invisible page helpers: the address bar's query string
     END_POINTS = "end_points"  # {"A": z or None, "B": ...}: an end set to the user's own digit, not a test index
     DRAW_ON, DRAW, UPLOAD = "draw_on", "draw", "upload"  # the "Your digit" toggle, canvas and uploader
     DRAW_ENCODER, DRAW_OFF = "draw_encoder", "draw_off"  # invisible page helpers of the panel
