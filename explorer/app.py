@@ -30,6 +30,7 @@ def explore_tab(view, proj, opts, use_live: bool) -> None:
     # the decoder first: on a cold start its weights reach the page before the map's figure, so the
     # live digit is drawn before plotly.js, arriving meanwhile, holds the page's thread for a second
     with right:
+        st.subheader("Decoder")  # outside the fragment: each element in it costs the page on every release
         decoder_panel(view, proj, opts, use_live)
     with left:
         latent_map.chart(view, proj, opts)
@@ -44,7 +45,6 @@ def decoder_panel(view, proj, opts, use_live: bool) -> None:
     reruns only this fragment, not the sidebar, the map or the selection panel."""
     started = time.perf_counter()
     png = None if use_live else decoder.picture(view)  # decoded before this fragment sends anything
-    st.subheader("Decoder")
     if use_live:
         live.live_decoder(view, (opts["i"], opts["j"]))
     else:

@@ -46,12 +46,14 @@ def digit(view: Snapshot, png: bytes | None) -> None:
     """The server-decoded digit (png; None when the page decodes it), z's values, prior sampling
     and a PNG download."""
     z = np.asarray(state.z())
+    values = "z = (" + ", ".join(f"{v:+.2f}" for v in z) + ")"
     if png is not None:  # inline: no media-file round trip before the new digit can show
-        st.image(images.inline(png), width=280)
-    st.caption("z = (" + ", ".join(f"{v:+.2f}" for v in z) + ")")
-    c1, c2 = st.columns(2)
-    c1.button("Sample from the prior", on_click=lambda: state.set_z(np.random.default_rng().standard_normal(len(z))),
-              use_container_width=True)
+        st.image(images.inline(png), width=280, caption=values)  # one element: each costs the page per release
+    else:
+        st.caption(values)
+    row = st.container(horizontal=True)  # one block, not columns' three: each element costs the page on every rerun
+    row.button("Sample from the prior", on_click=lambda: state.set_z(np.random.default_rng().standard_normal(len(z))),
+              width="stretch")
     # deferred: the PNG is made when someone clicks, not stored on the server on every rerun
-    c2.download_button("Download PNG", lambda: picture(view), file_name="digit_" + "_".join(f"{v:.2f}" for v in z)
-                       + ".png", mime="image/png", use_container_width=True, on_click="ignore")
+    row.download_button("Download PNG", lambda: picture(view), file_name="digit_" + "_".join(f"{v:.2f}" for v in z)
+                       + ".png", mime="image/png", width="stretch", on_click="ignore")
