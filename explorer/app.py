@@ -16,8 +16,8 @@ with st.sidebar:
     preload.components()  # the page fetches Streamlit's component code while the imports below run
 st.title("VAE latent-space explorer")  # a person's first sight is the app, not a blank page
 
-from explorer import (canvas, decoder, hover, interpolation, latent_map, link, live, selection,  # noqa: E402
-                      sidebar, state, your_digit)  # plotly and numpy: no torch on the way to the first page
+from explorer import (canvas, decoder, hover, interpolation, latent_map, link, live, post,  # noqa: E402
+                      selection, sidebar, state, your_digit)  # plotly and numpy: no torch on the way to the first page
 
 _IMPORTED, _IMPORTED_AT = time.perf_counter(), time.time()
 TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/app_speed.py
@@ -25,7 +25,7 @@ TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/a
 
 def explore_tab(view, proj, opts, use_live: bool) -> None:
     """The map beside the decoder, and the clicked digit's panel below."""
-    latent_map.take_click()  # before the decoder panel draws the selection's overlays
+    latent_map.take_click()  # first: a click changes what the panels below and the map's overlays show
     left, right = st.columns([3, 2], gap="large")
     # the decoder first: on a cold start its weights reach the page before the map's figure, so the
     # live digit is drawn before plotly.js, arriving meanwhile, holds the page's thread for a second
@@ -41,8 +41,8 @@ def explore_tab(view, proj, opts, use_live: bool) -> None:
 
 @st.fragment
 def decoder_panel(view, proj, opts, use_live: bool) -> None:
-    """Sliders, digit and the map's overlays. A slider release, a live commit or a prior sample
-    reruns only this fragment, not the sidebar, the map or the selection panel."""
+    """Sliders, digit, and what moves with z in the page. A slider release, a live commit or a prior
+    sample reruns only this fragment, not the sidebar, the map or the selection panel."""
     started = time.perf_counter()
     png = None if use_live else decoder.picture(view)  # decoded before this fragment sends anything
     if use_live:
@@ -50,8 +50,11 @@ def decoder_panel(view, proj, opts, use_live: bool) -> None:
     else:
         decoder.sliders(view)
     decoder.digit(view, png)
-    latent_map.sync_overlays(view, proj)  # an invisible helper: it finds the map in the page
-    link.write(view.name, view.latent_dim, key=state.Key.LINK_DECODER)
+    # what moves with z, for code already in the page: one small element (the page's runs draw the
+    # map's overlays and the link themselves; this fragment reruns alone when z moves)
+    post.send(state.Key.POST, {"overlays": latent_map.decoder_overlay(proj),
+                               "link": link.message(view.name, view.latent_dim),
+                               **({"point": live.point(view, (opts["i"], opts["j"]))} if use_live else {})})
     if TIMING:
         print(f"timing: decoder fragment {1000 * (time.perf_counter() - started):.2f} ms", file=sys.stderr, flush=True)
 

@@ -87,24 +87,31 @@ def take_click() -> None:
 
 
 def chart(view: Snapshot, proj: Projection, opts: dict) -> None:
-    """Draw the map (its clicks are taken by `take_click`); its overlays are moved in the page by
-    `sync_overlays`, so the chart keeps its zoom and selection across reruns. Until plotly.js is in
+    """Draw the map (its clicks are taken by `take_click`) and its overlays, which the page moves
+    (map_overlays.js), so the chart keeps its zoom and selection across reruns. Until plotly.js is in
     the page (a cold start), a still preview of the points stands in its place."""
     _preview(key=state.Key.MAP_PREVIEW, data=preview(view, proj, opts))
     st.plotly_chart(figure(view, proj, opts), on_select="rerun", selection_mode="points", key=map_overlays.MAP_KEY,
                     config={"scrollZoom": True, "displaylogo": False})
+    map_overlays.draw(overlays(view, proj))
 
 
-def sync_overlays(view: Snapshot, proj: Projection) -> None:
-    """Move the map's decoder point, the selected digit's ±2σ ellipse and the A-B paths."""
+def decoder_overlay(proj: Projection) -> dict:
+    """The decoder's point alone, as the decoder's fragment posts it when z moves (post.py): the
+    other overlays change only on the page's runs, which draw them all."""
+    return map_overlays.message({"decoder": map_overlays.points(proj.to_xy(np.asarray(state.z()))[None])})
+
+
+def overlays(view: Snapshot, proj: Projection) -> dict[str, dict]:
+    """The map's decoder point, the selected digit's ring and ±2σ ellipse, and the A-B paths."""
     mu, logvar = view.mu, view.logvar
     sel, z = state.selected(), np.asarray(state.z())
     a, b = state.end_points(mu)
     t = np.linspace(0, 1, state.interp_steps()) if state.ab_chosen() else np.zeros(0)
-    map_overlays.sync({
+    return {
         "decoder": map_overlays.points(proj.to_xy(z)[None]),
         "ellipse": map_overlays.points(None if sel is None else proj.ellipse(mu[sel], logvar[sel])),
         "selected": map_overlays.points(None if sel is None else proj.to_xy(mu[sel])[None]),
         "path": map_overlays.points(proj.to_xy(lerp(a, b, t)), ["A"] + [""] * (len(t) - 2) + ["B"] if len(t) else []),
         "slerp": map_overlays.points(proj.to_xy(slerp(a, b, t))),
-    })
+    }

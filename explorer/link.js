@@ -2,28 +2,39 @@
 // Python wants in the address bar, put there with history.replaceState. Not st.query_params: that
 // makes Streamlit's page re-render everything (~5 ms on each slider release) and push a history
 // entry per move, so Back walked through slider positions instead of leaving the app.
-const MAGIC = "VAEL", VERSION = 1;
-const seen = (window.__vaeLinkSeen = window.__vaeLinkSeen || new Map()); // element key -> last message
+// The message comes as this element's data on the page's runs, and as the "link" part of the decoder
+// fragment's post (post.py) when z moves: this element is not in that fragment.
+const VERSION = 1;
+let held = -Infinity; // seq of the message in the address bar: an older one (the element mounting after a
+// newer post, or called again with its old data) is not news
 
-export default function ({ data, key }) {
-  if (!data || !data.length) return;
-  const text = new TextDecoder().decode(data);
-  // a re-render with the message this element already applied is not news: the link may have moved
-  // on since (the decoder's fragment reran alone), and an older element must not take it back
-  if (seen.get(key) === text) return;
-  seen.set(key, text);
-  let msg = null;
-  try {
-    msg = text.startsWith(MAGIC) ? JSON.parse(text.slice(MAGIC.length)) : null;
-  } catch (e) {
-    msg = null;
-  }
+function take(msg) {
   if (!msg || msg.v !== VERSION || typeof msg.query !== "string") {
-    console.error(`vae link: cannot read this message (need ${MAGIC} version ${VERSION}); the address bar is left as it is`);
+    console.error(`vae link: cannot read this message (need version ${VERSION}); the address bar is left as it is`);
     return;
   }
+  const seq = msg.seq || 0;
+  if (seq < held) return;
+  held = seq;
   const want = msg.query ? `?${msg.query}` : "";
   if (window.location.search !== want) {
     window.history.replaceState(window.history.state, "", window.location.pathname + want + window.location.hash);
   }
+}
+
+export default function ({ data }) {
+  const abort = new AbortController();
+  window.addEventListener("vae-post", (ev) => { if (ev.detail.name === "link") take(ev.detail.part); },
+    { signal: abort.signal });
+  if (data && data.length) {
+    let msg = null;
+    try {
+      msg = JSON.parse(new TextDecoder().decode(data));
+    } catch (e) {
+      msg = null;
+    }
+    take(msg);
+  }
+  if (window.__vaePosts && window.__vaePosts.link) take(window.__vaePosts.link); // posted before this mounted
+  return () => abort.abort();
 }

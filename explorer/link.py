@@ -22,15 +22,14 @@ from urllib.parse import urlencode
 import numpy as np
 import streamlit as st
 
-from explorer import page, state
+from explorer import page, post, state
 from explorer.state import Key
 
 TABS = {name.lower(): name for name in state.VIEWS}  # tab=canvas: the view's name in lower case
 PLANES = {"pca": "PCA of the means", "axes": "Two latent dims"}
 LAYERS = (Key.UNDERLAY, Key.CONTOURS)  # their names in the link are their keys
 MAX_FIELD = 2000  # characters: longer values are not read at all
-MAGIC, VERSION = b"VAEL", 1  # of the link message; link.js refuses any other
-# bytes as data: any other data Streamlit first checks for dataframes, importing pandas (~0.7 s)
+VERSION = 1  # of the link message; link.js refuses any other
 _component = st.components.v2.component("vae_link", js=page.module("link.js"), css=":host { display: none; }")
 
 
@@ -111,10 +110,8 @@ def apply_view(latent_dim: int, n_test: int) -> None:
         st.toast(f"Part of this link did not fit and was left at its default: {', '.join(bad)}.")
 
 
-def write(ckpt: str, latent_dim: int, key: str = Key.LINK) -> None:
-    """Put the current view into the address bar: the page does it (link.js), replacing the query
-    string. Drawn by the page (key Key.LINK) and by the decoder's fragment (Key.LINK_DECODER), which
-    reruns alone when z moves."""
+def message(ckpt: str, latent_dim: int) -> dict:
+    """Link v1, the current view: {v, seq, query}; commas and slashes are left readable in the query."""
     view = {"ckpt": ckpt, "z": ",".join(np.format_float_positional(float(v), precision=3, trim="-")
                                         for v in state.z())}
     if state.selected() is not None:
@@ -134,9 +131,12 @@ def write(ckpt: str, latent_dim: int, key: str = Key.LINK) -> None:
     tab = next((k for k, label in TABS.items() if label == state.get(Key.TAB)), None)
     if tab is not None and TABS[tab] != state.VIEWS[0]:
         view["tab"] = tab
-    _component(key=key, data=message(view), height=0)
+    return {"v": VERSION, "seq": post.stamp(), "query": urlencode(view, safe=",/")}
 
 
-def message(view: dict[str, str]) -> bytes:
-    """Link v1: b"VAEL" + JSON {v, query}; commas and slashes are left readable in the query."""
-    return MAGIC + json.dumps({"v": VERSION, "query": urlencode(view, safe=",/")}).encode()
+def write(ckpt: str, latent_dim: int) -> None:
+    """Put the current view into the address bar: the page does it (link.js), replacing the query
+    string. This element is drawn by the page's runs; when only the decoder's fragment reruns (z
+    moved), the fragment posts the same message as its "link" part (post.py)."""
+    # bytes as data: any other data Streamlit first checks for dataframes, importing pandas (~0.7 s)
+    _component(key=Key.LINK, data=json.dumps(message(ckpt, latent_dim)).encode(), height=0)

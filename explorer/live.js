@@ -1,6 +1,6 @@
 // Live VAE decoder: decodes z -> digit in the page on every slider input and pad move.
 // Data in: the weights blob (live.py: pack), once per model; the point Python last set arrives apart,
-// as a "vae-live-point" event from the vae_live_point element (live.py: point_message).
+// as the "point" part of the decoder fragment's post (post.py; live.py: point), in a "vae-post" event.
 // State out: {z} on release / click. A blob of another version or with an op this file does not
 // know is refused with a message in the panel and the console, never decoded into NaNs.
 
@@ -61,7 +61,7 @@ function mount(component, model) {
     sess.version = msg.v;
     return true;
   };
-  takePoint(window.__vaeLivePoint);
+  takePoint((window.__vaePosts || {}).point);
 
   // ---- DOM (rebuilt on each render; listeners die with the abort below)
   const root = el("div", { class: "vae-live" }, parentElement);
@@ -227,8 +227,8 @@ function mount(component, model) {
   }
   let ownRaf = 0; // the user's digit moves while they draw: redraw the pad (only) once per frame
   on(window, "vae-drawn", () => { if (!ownRaf) ownRaf = requestAnimationFrame(() => { ownRaf = 0; drawPad(padZ); }); });
-  on(window, "vae-live-point", (ev) => {
-    if (!takePoint(ev.detail)) return;
+  on(window, "vae-post", (ev) => {
+    if (ev.detail.name !== "point" || !takePoint(ev.detail.part)) return;
     sliders.forEach((s, d) => (s.input.value = z[d]));
     show(z);
   });

@@ -1,12 +1,9 @@
 """Live decoding in the browser: the decoder's weights (MLP or conv, explorer/weights.py) go to the page
 once, JS decodes per frame. No torch here."""
-import json
-
 import streamlit as st
 
 from explorer import page, state
 
-POINT_MAGIC = b"VAEZ"
 _JS = page.module(page.NETS, "live.js")
 _CSS = """
 .vae-live { font-family: var(--st-font, sans-serif); font-size: 14px; }
@@ -37,26 +34,31 @@ def sidebar_toggle(supported: bool) -> bool:
 
 
 def blob_id(ident: str, pad_dims: tuple) -> str:
-    """The id a weights blob carries and a point message names: checkpoint ident and pad dims."""
+    """The id a weights blob carries and a point names: checkpoint ident and pad dims."""
     return f"{ident}|{tuple(pad_dims)}"
 
 
-def point_message(blob_id: str, z, z_version: int) -> bytes:
-    """The point the decoder shows, as Python last set it: b'VAEZ' + JSON {id, v, z}. The page
-    takes it when `v` changes (a button, a new model) and otherwise keeps the user's own point."""
-    return POINT_MAGIC + json.dumps({"id": blob_id, "v": int(z_version), "z": [float(v) for v in z]}).encode()
+def point(view, pad_dims: tuple[int, int]) -> dict:
+    """The point the decoder shows, as Python last set it: {id, v, z}, the "point" part of the decoder
+    fragment's post (post.py). The page takes it when `v` changes (a button, a new model) and
+    otherwise keeps the user's own point. Under 1 KB, apart from the weights."""
+    version, z = state.pushed_point()
+    return {"id": blob_id(view.ident, _pad(view, pad_dims)), "v": int(version), "z": [float(v) for v in z]}
+
+
+def _pad(view, pad_dims) -> tuple:
+    return tuple(pad_dims) if view.latent_dim >= 2 else (0, 1)
 
 
 def live_decoder(view, pad_dims: tuple[int, int]) -> None:
     """The in-page decoder: sliders for every dim and, for D >= 2, a pad over two of them.
 
     The weights blob only changes with the model or the pad dims, so Streamlit sends it once and
-    a reference after that; the point goes in a message of its own, under 1 KB. The blob for the
+    a reference after that; the point goes apart (`point`, posted by the fragment), under 1 KB. The blob for the
     first two dims comes from the snapshot (no torch); other pad dims are packed on demand.
     """
     d = view.latent_dim
-    version, point = state.pushed_point()
-    pad_dims = tuple(pad_dims) if d >= 2 else (0, 1)
+    pad_dims = _pad(view, pad_dims)
     if pad_dims == (0, 1):
         blob = view.blob
     else:
@@ -68,16 +70,4 @@ def live_decoder(view, pad_dims: tuple[int, int]) -> None:
         if isinstance(z, list) and len(z) == d and all(isinstance(v, (int, float)) for v in z):
             state.set_z(z, from_browser=True)
 
-    _point(key=state.Key.LIVE_POINT, data=point_message(blob_id(view.ident, pad_dims), point, version), height=0)
     _component(key=state.Key.LIVE, data=blob, on_z_change=on_commit)
-
-
-_POINT_JS = """
-export default function ({ data }) {
-  if (!data || String.fromCharCode(...data.subarray(0, 4)) !== "VAEZ") return;
-  const msg = JSON.parse(new TextDecoder().decode(data.subarray(4)));
-  window.__vaeLivePoint = msg;  // for a decoder that mounts after this
-  window.dispatchEvent(new CustomEvent("vae-live-point", { detail: msg }));
-}
-"""
-_point = st.components.v2.component("vae_live_point", js=_POINT_JS, css=":host { display: none; }")

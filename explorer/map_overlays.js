@@ -80,22 +80,45 @@ window.addEventListener("vae-drawn", () => {
   });
 });
 
-// data: JSON {v, map_key, overlays: {decoder, selected, ellipse, path, slerp}} (map_overlays.py)
+// message: {v, map_key, overlays: {decoder?, selected?, ellipse?, path?, slerp?}} (map_overlays.py): the
+// overlays named replace theirs. It comes as this element's data on the page's runs (all five), and as
+// the "overlays" part of the decoder fragment's post (post.py; the decoder's point) when z moves: this
+// element is not in that fragment, so it is not drawn again then.
 export default function ({ data }) {
-  if (!data) return;
-  const message = JSON.parse(new TextDecoder().decode(data));
-  if (message.v !== VERSION) {
-    console.error(`map overlays: message version ${message.v}, this page reads ${VERSION}`);
-    return;
-  }
-  const overlays = message.overlays;
-  lastKey = message.map_key;
-  return withChart(message.map_key, FEATURE, (gd) => {
-    gd.__vaeOverlays = overlays; // the latest wish, re-applied if the chart is redrawn from its spec
-    if (!gd.__vaeSynced) {
-      gd.__vaeSynced = true;
-      gd.on("plotly_afterplot", () => apply(gd, gd.__vaeOverlays));
+  let pending = [], waiting = null; // messages taken before the chart is there, merged in order then
+  const take = (message) => {
+    if (!message) return;
+    if (message.v !== VERSION) {
+      console.error(`map overlays: message version ${message.v}, this page reads ${VERSION}`);
+      return;
     }
-    apply(gd, overlays);
-  });
+    lastKey = message.map_key;
+    pending.push(message);
+    if (waiting) waiting();
+    waiting = withChart(message.map_key, FEATURE, (gd) => {
+      const messages = pending;
+      pending = [];
+      // the overlays named replace theirs unless they hold a newer one (seq), the others stay;
+      // re-applied if the chart is redrawn from its spec
+      const held = (gd.__vaeSeq = gd.__vaeSeq || {}), now = { ...(gd.__vaeOverlays || {}) };
+      for (const m of messages) {
+        const seq = m.seq || 0;
+        for (const [name, overlay] of Object.entries(m.overlays)) {
+          if (seq >= (held[name] ?? -Infinity)) { now[name] = overlay; held[name] = seq; }
+        }
+      }
+      gd.__vaeOverlays = now;
+      if (!gd.__vaeSynced) {
+        gd.__vaeSynced = true;
+        gd.on("plotly_afterplot", () => apply(gd, gd.__vaeOverlays));
+      }
+      apply(gd, now);
+    });
+  };
+  const abort = new AbortController();
+  window.addEventListener("vae-post", (ev) => { if (ev.detail.name === "overlays") take(ev.detail.part); },
+    { signal: abort.signal });
+  if (data && data.length) take(JSON.parse(new TextDecoder().decode(data)));
+  take((window.__vaePosts || {}).overlays); // posted before this mounted: taken only where newer
+  return () => { abort.abort(); if (waiting) waiting(); };
 }

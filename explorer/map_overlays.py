@@ -4,7 +4,7 @@ import json
 import numpy as np
 import streamlit as st
 
-from explorer import page
+from explorer import page, post
 from explorer.state import Key
 
 MAP_KEY = Key.MAP  # the latent map chart's key; the page finds the chart by it
@@ -24,8 +24,15 @@ def points(xy: np.ndarray | None, text: list[str] | None = None) -> dict:
     return out
 
 
-def sync(overlays: dict[str, dict]) -> None:
-    """Draw these overlays (decoder, selected, ellipse, path, slerp: see map_overlays.js) on the map keyed 'map'."""
+def message(overlays: dict[str, dict]) -> dict:
+    """Overlays v1: these overlays (any of decoder, selected, ellipse, path, slerp: see map_overlays.js)
+    on the map keyed 'map'; the ones not named stay as they are. The element (`draw`) names all five
+    on the page's runs; when only the decoder's fragment reruns (z moved), the "overlays" part of its
+    post (post.py) names the decoder's point alone: a few bytes, whatever else is drawn."""
+    return {"v": VERSION, "seq": post.stamp(), "map_key": MAP_KEY, "overlays": overlays}
+
+
+def draw(overlays: dict[str, dict]) -> None:
+    """The invisible element that draws the overlays on the map, as the page's run left them."""
     # JSON as bytes: any other data (dict, str) Streamlit first checks for dataframes, importing pandas (~0.7 s)
-    message = {"v": VERSION, "map_key": MAP_KEY, "overlays": overlays}
-    _component(key=Key.MAP_OVERLAYS, data=json.dumps(message).encode(), height=0)
+    _component(key=Key.MAP_OVERLAYS, data=json.dumps(message(overlays)).encode(), height=0)

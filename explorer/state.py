@@ -22,7 +22,8 @@ class Key:
     CANVAS_N, CANVAS_SPACING, CANVAS_EXTENT, CANVAS_I, CANVAS_J = (
         "canvas_n", "canvas_spacing", "canvas_extent", "canvas_i", "canvas_j")
     MAP = "map"  # the latent map chart (its selection); the page finds the chart by this key
-    LIVE, LIVE_POINT = "live", "live_point"  # the in-page decoder and its point message
+    LIVE = "live"  # the in-page decoder
+    POST = "post"  # invisible page helper: the decoder fragment's small messages (post.py)
     MAP_OVERLAYS, MAP_HOVER = "map_overlays", "map_hover"  # invisible page helpers
     MAP_PREVIEW = "map_preview"  # the map's still picture while plotly.js loads
     PRELOAD = "preload"  # written literally in preload.py, which runs before any other import
@@ -32,7 +33,7 @@ class Key:
     AB_CHOSEN = "ab_chosen"  # which interpolation ends the user chose
     RANGES = "ranges"  # per-dim slider [lo, hi]
     LINK_READ, LINK_BAD = "link_read", "link_bad"  # a link is read once per session
-    LINK, LINK_DECODER = "link", "link_decoder"  # invisible page helpers: the address bar's query string
+    LINK = "link"  # invisible page helper: the address bar's query string
     END_POINTS = "end_points"  # {"A": z or None, "B": ...}: an end set to the user's own digit, not a test index
     DRAW_ON, DRAW, UPLOAD = "draw_on", "draw", "upload"  # the "Your digit" toggle, canvas and uploader
     DRAW_ENCODER, DRAW_OFF = "draw_encoder", "draw_off"  # invisible page helpers of the panel

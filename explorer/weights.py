@@ -95,7 +95,8 @@ def pack(model, *, ident: str, ranges, pad_xy=None, pad_labels=None, pad_dims=(0
     """The weights blob, sent once per model and pad: b'VAEW', uint32 header length, JSON header,
     then float32 arrays (little-endian). The header carries the format `version` and lists the
     decoder's steps (see decoder_ops) with each array's offset in floats; the weights keep torch's
-    layouts, row-major. The point shown travels apart (`point_message`): moving it sends bytes, not MB.
+    layouts, row-major. The point shown travels apart (`live.point`, in post.py's element): moving it
+    sends bytes, not MB.
     """
     floats = _Floats()
     header = {"version": BLOB_VERSION, "id": ident, "latent_dim": model.cfg.latent_dim,

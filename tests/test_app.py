@@ -11,7 +11,7 @@ from streamlit.runtime.context import ContextProxy
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
-from explorer import link, models, picker, selection, sidebar, snapshot, weights
+from explorer import link, models, picker, post, selection, sidebar, snapshot, weights
 from vae_core import data
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.model import VAE, VAEConfig
@@ -128,6 +128,7 @@ def test_a_click_on_the_map_is_ringed_on_the_map_in_the_same_run(tiny_home):
     # the decoder panel, which sends the map's overlays, is drawn before the map (its weights reach
     # the page first): the click must still be taken before it
     at = app()
+
     assert json.loads(component_data(at, "vae_map_overlays"))["overlays"]["selected"]["x"] == []
     pick(at, 123)
     ring = json.loads(component_data(at, "vae_map_overlays"))["overlays"]["selected"]
@@ -326,11 +327,13 @@ def test_damaged_test_data_is_one_line_without_paths(tmp_path, monkeypatch):
 
 
 def address_bar(at) -> dict:
-    """The query string the page is told to put in the address bar (by the last link element drawn)."""
-    data = [e.proto.bytes for e in at.get("bidi_component") if e.proto.component_name.endswith("vae_link")][-1]
-    assert data.startswith(link.MAGIC)
-    message = json.loads(data[len(link.MAGIC):])
+    """The query string the page is told to put in the address bar, by the link element and by the
+    decoder fragment's post when the Explore view is open (the same, on a run of the whole page)."""
+    message = json.loads(component_data(at, "vae_link"))
     assert message["v"] == link.VERSION
+    if at.session_state["tab"] == "Explore":
+        posted = json.loads(component_data(at, "vae_post")[len(post.MAGIC):])["parts"]["link"]
+        assert posted["query"] == message["query"] and posted["seq"] < message["seq"]  # the fragment runs first
     return dict(parse_qsl(message["query"]))
 
 

@@ -49,7 +49,8 @@ def test_moving_z_from_python_sends_the_point_not_the_weights(home):
     for wire in wires:
         sent = {ident.rsplit("-", 1)[-1]: (size, ref) for ident, size, ref in wire}
         assert sent["live"][1] and sent["live"][0] < 1000  # the 3 MB weights: a reference to what the page has
-        assert not sent["live_point"][1] and sent["live_point"][0] < 1000  # the new point itself
+        # the new point, with the map's overlays and the link: one small element, its code included
+        assert not sent["post"][1] and sent["post"][0] < 1000
 
 
 async def _hostile_states(url) -> list:
