@@ -51,7 +51,7 @@ def digit(view: Snapshot, png: bytes | None) -> None:
         st.image(images.inline(png), width=280, caption=values)  # one element: each costs the page per release
     else:
         st.caption(values)
-    row = st.container(horizontal=True)  # one block, not columns' three: each element costs the page on every rerun
+    row = st.container(horizontal=True)  # one block, not columns' three: each costs the page per release
     row.button("Sample from the prior", on_click=lambda: state.set_z(np.random.default_rng().standard_normal(len(z))),
               width="stretch")
     # deferred: the PNG is made when someone clicks, not stored on the server on every rerun

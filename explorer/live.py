@@ -54,8 +54,8 @@ def live_decoder(view, pad_dims: tuple[int, int]) -> None:
     """The in-page decoder: sliders for every dim and, for D >= 2, a pad over two of them.
 
     The weights blob only changes with the model or the pad dims, so Streamlit sends it once and
-    a reference after that; the point goes apart (`point`, posted by the fragment), under 1 KB. The blob for the
-    first two dims comes from the snapshot (no torch); other pad dims are packed on demand.
+    a reference after that; the point goes apart (`point`, posted by the fragment), under 1 KB. The
+    blob for the first two dims comes from the snapshot (no torch); other pad dims are packed on demand.
     """
     d = view.latent_dim
     pad_dims = _pad(view, pad_dims)

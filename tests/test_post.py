@@ -20,7 +20,8 @@ LOAD_JS = """async ([postSource, linkSource]) => {
   window.__errors = [];
   const log = console.error;
   console.error = (...a) => { window.__errors.push(a.join(' ')); log(...a); };
-  const load = async (source) => (await import(URL.createObjectURL(new Blob([source], {type: 'text/javascript'})))).default;
+  const load = async (source) =>
+    (await import(URL.createObjectURL(new Blob([source], {type: 'text/javascript'})))).default;
   const postMount = await load(postSource), linkMount = await load(linkSource);
   const call = (mount, data) => mount({data, key: 'k', parentElement: document.body, setStateValue: () => {}});
   window.__post = (bytes) => call(postMount, new Uint8Array(bytes));
@@ -36,7 +37,8 @@ LOAD_JS = """async ([postSource, linkSource]) => {
 @pytest.fixture
 def page():
     with chromium() as p:
-        p.route(ORIGIN + "/**", lambda route: route.fulfill(body="<html><body></body></html>", content_type="text/html"))
+        p.route(ORIGIN + "/**", lambda route: route.fulfill(body="<html><body></body></html>",
+                                                            content_type="text/html"))
         p.goto(ORIGIN + "/?ckpt=old.pt")
         p.evaluate(LOAD_JS, [post._JS, page_js.module("link.js")])
         yield p
@@ -107,7 +109,8 @@ OVERLAYS_JS = """async ([postSource, source, data, postFirst]) => {
   document.body.appendChild(holder);
   const load = async (s) => (await import(URL.createObjectURL(new Blob([s], {type: 'text/javascript'})))).default;
   const post = await load(postSource), overlays = await load(source);
-  const call = (mount, bytes) => mount({data: new Uint8Array(bytes), parentElement: document.body, setStateValue: () => {}});
+  const call = (mount, bytes) =>
+    mount({data: new Uint8Array(bytes), parentElement: document.body, setStateValue: () => {}});
   for (const [which, bytes] of postFirst) call(which === 'post' ? post : overlays, bytes);
   return gd.layout.shapes.map((s) => [s.type, s.xanchor, s.yanchor]);
 }"""
