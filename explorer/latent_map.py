@@ -99,17 +99,21 @@ def chart(view: Snapshot, proj: Projection, opts: dict) -> None:
 def decoder_overlay(proj: Projection) -> dict:
     """The decoder's point alone, as the decoder's fragment posts it when z moves (post.py): the
     other overlays change only on the page's runs, which draw them all."""
-    return map_overlays.message({"decoder": map_overlays.points(proj.to_xy(np.asarray(state.z()))[None])})
+    return map_overlays.message({"decoder": _decoder_point(proj)})
+
+
+def _decoder_point(proj: Projection) -> dict:
+    return map_overlays.points(proj.to_xy(np.asarray(state.z()))[None])
 
 
 def overlays(view: Snapshot, proj: Projection) -> dict[str, dict]:
     """The map's decoder point, the selected digit's ring and ±2σ ellipse, and the A-B paths."""
     mu, logvar = view.mu, view.logvar
-    sel, z = state.selected(), np.asarray(state.z())
+    sel = state.selected()
     a, b = state.end_points(mu)
     t = np.linspace(0, 1, state.interp_steps()) if state.ab_chosen() else np.zeros(0)
     return {
-        "decoder": map_overlays.points(proj.to_xy(z)[None]),
+        "decoder": _decoder_point(proj),
         "ellipse": map_overlays.points(None if sel is None else proj.ellipse(mu[sel], logvar[sel])),
         "selected": map_overlays.points(None if sel is None else proj.to_xy(mu[sel])[None]),
         "path": map_overlays.points(proj.to_xy(lerp(a, b, t)), ["A"] + [""] * (len(t) - 2) + ["B"] if len(t) else []),
