@@ -14,6 +14,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from testkit.apptest import commit  # noqa: E402
 from testkit.browser import CHROMIUM, COUNT_SENT_JS, chromium, load_live_decoder, pointer_path, serve  # noqa: E402
 
 
@@ -39,14 +40,12 @@ def apptest_reruns(n: int) -> None:
     at.session_state["map_hover"] = {"want": "mnist", "have": "mnist"}
     times = []
     for i in range(n):
-        slider = at.slider(key="zs_0")
-        slider.set_value(round(-2 + 4 * (i % 20) / 19, 2))
         t = time.perf_counter()
-        at.run()
+        commit(at, [round(-2 + 4 * (i % 20) / 19, 2), 0.0])  # a release's commit: reruns the decoder fragment
         times.append(1000 * (time.perf_counter() - t))
     assert not at.exception, at.exception
     print(f"AppTest first run (imports done, data+model+encodings cold): {first:.2f} s")
-    print(f"AppTest rerun after a slider move: median {statistics.median(times):.1f} ms, "
+    print(f"AppTest rerun after a release's commit: median {statistics.median(times):.1f} ms, "
           f"p95 {pct(times, 95):.1f} ms over {n} reruns")
     print(f"encodings computed {len(calls)} time(s) over {n + 2} runs")
 
@@ -134,41 +133,47 @@ def server_decoding_paired(moves: int) -> None:
     """Server decoding against the bare app (bench/baseline_app.py), both served at once, each in its
     own page of one browser: clicks alternate between them (ours, bare, bare, ours, ...), so a slow
     moment of this noisy 2-core machine lands on both. Click (press + release) along the z0 slider's
-    track -> new digit in the page."""
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log")  # our server's stderr: the fragment's timing
-    with serve(env={"VAE_EXPLORER_TIMING": "1"}, stderr=log) as ours_url, \
-            serve(script="bench/baseline_app.py") as bare_url, chromium() as ours:
+    track -> new digit in the page: the bare app's Streamlit slider reruns its script; ours, with live
+    decoding off, asks the server's route for the pixels (explorer/remote.py)."""
+    with serve() as ours_url, serve(script="bench/baseline_app.py") as bare_url, chromium() as ours:
         bare = ours.context.browser.new_page(viewport={"width": 1400, "height": 1000})
         ours.goto(ours_url)
         ours.wait_for_function("window.__vaeLive && window.__vaeLive.frames > 0", timeout=90_000)
         ours.get_by_text("Live decoding in the browser").click()
+        ours.wait_for_function("window.__vaeLive.remote && window.__vaeLive.lastFrameAt", timeout=60_000)
+        ours.evaluate("document.addEventListener('pointerup', () => { window.__up = performance.now(); }, true)")
+        ours_slider = ours.get_by_role("slider", name="live z0")
         bare.goto(bare_url)
-        tracks = []
+        bare.get_by_role("slider", name="z0").wait_for(timeout=60_000)
         for page in (ours, bare):
-            page.get_by_role("slider", name="z0").wait_for(timeout=60_000)
             page.wait_for_timeout(1500)
-            page.evaluate(WATCH_DIGIT_JS)
-            tracks.append(page.locator('[data-testid="stSlider"]').first.locator('div[style*="touch-action"]').first
-                          .bounding_box())
-        mark = len(Path(log.name).read_text())
+        bare.evaluate(WATCH_DIGIT_JS)
+        tracks = [ours_slider.bounding_box(),
+                  bare.locator('[data-testid="stSlider"]').first.locator('div[style*="touch-action"]').first.bounding_box()]
         lat = {0: [], 1: []}
         for k in range(2 * moves):
             order = (0, 1) if k % 2 == 0 else (1, 0)
             for i in order:
                 page, box = (ours, bare)[i], tracks[i]
-                n = page.evaluate("window.__lat.length")
-                page.mouse.click(box["x"] + box["width"] * (0.2 + 0.6 * (k % 10) / 9), box["y"] + box["height"] / 2)
-                page.wait_for_function(f"window.__lat.length > {n}", timeout=10_000)
+                x = box["x"] + box["width"] * (0.2 + 0.6 * (k % 10) / 9)
+                if i == 0:
+                    n = page.evaluate("window.__vaeLive.frames")
+                    page.mouse.click(x, box["y"] + box["height"] / 2)
+                    page.wait_for_function(f"window.__vaeLive.frames > {n}", timeout=10_000)
+                    lat[0].append(page.evaluate("window.__vaeLive.lastFrameAt - window.__up"))
+                else:
+                    n = page.evaluate("window.__lat.length")
+                    page.mouse.click(x, box["y"] + box["height"] / 2)
+                    page.wait_for_function(f"window.__lat.length > {n}", timeout=10_000)
+                    lat[1].append(page.evaluate("window.__lat")[-1])
                 page.wait_for_timeout(300)
-                lat[i].append(page.evaluate("window.__lat")[-1])
-        frag = [float(v) for v in re.findall(r"decoder fragment ([0-9.]+) ms", Path(log.name).read_text()[mark:])]
+        commits = ours.evaluate("window.__vaeLive.commits")
     ratios = [a / b for a, b in zip(lat[0], lat[1])]
     print(f"server decoding, slider release -> new digit in the page, clicks alternating with the bare app "
           f"({len(lat[0])} each): ours median {statistics.median(lat[0]):.0f} ms, p95 {pct(lat[0], 95):.0f}; "
           f"bare app median {statistics.median(lat[1]):.0f} ms, p95 {pct(lat[1], 95):.0f}; "
           f"ratio of medians {statistics.median(lat[0]) / statistics.median(lat[1]):.2f}x, "
-          f"median of paired ratios {statistics.median(ratios):.2f}x; each release reran only the decoder "
-          f"fragment: median {statistics.median(frag):.1f} ms server-side ({len(frag)} runs)")
+          f"median of paired ratios {statistics.median(ratios):.2f}x; z committed to Python {commits} times")
 
 
 def live_release_latencies(page, moves: int) -> list[float]:

@@ -134,14 +134,14 @@ def print_level(level: dict) -> None:
 
 VALIDATE_JS = """() => {
   window.__lat = [];
-  const digit = () => [...document.querySelectorAll('img')].find((i) => i.width === 280);
-  let last = digit() && digit().src;
-  new MutationObserver(() => {
-    const img = digit();
-    if (!img || img.src === last) return;
-    last = img.src;
-    window.__lat.push(performance.now() - window.__t0);
-  }).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+  let frames = window.__vaeLive.frames;
+  const look = () => {  // a new server-decoded frame since the last release
+    const live = window.__vaeLive;
+    if (live.frames > frames && window.__t0) { window.__lat.push(live.lastFrameAt - window.__t0); window.__t0 = 0; }
+    frames = live.frames;
+    requestAnimationFrame(look);
+  };
+  requestAnimationFrame(look);
   document.addEventListener('pointerup', () => { window.__t0 = performance.now(); }, true);
 }"""
 
@@ -158,18 +158,18 @@ async def browser_releases(url: str, n: int, moves: int, think: tuple) -> list[f
         page = await ctx.new_page()
         await page.goto(url)
         await page.get_by_text("Decoder", exact=True).wait_for(timeout=120_000)
+        await page.wait_for_function("window.__vaeLive && window.__vaeLive.frames > 0", timeout=120_000)
         await page.get_by_text("Live decoding in the browser").click()
-        await page.get_by_role("slider", name="z0").wait_for(timeout=60_000)
+        await page.wait_for_function("window.__vaeLive.remote && window.__vaeLive.lastFrameAt", timeout=60_000)
         await page.wait_for_timeout(2000)
         await page.evaluate(VALIDATE_JS)
-        track = page.locator('[data-testid="stSlider"]').first.locator('div[style*="touch-action"]').first
-        box = await track.bounding_box()
+        box = await page.get_by_role("slider", name="live z0").bounding_box()
         for j in range(moves):
             before = await page.evaluate("window.__lat.length")
             await page.mouse.click(box["x"] + box["width"] * rng.uniform(0.1, 0.9), box["y"] + box["height"] / 2)
             try:
                 await page.wait_for_function(f"window.__lat.length > {before}", timeout=10_000)
-            except Exception:  # the click fell while the page was redrawing the slider: no release happened
+            except Exception:  # the click moved nothing (it fell on the thumb): no new frame
                 lost.append(k)
             await asyncio.sleep(rng.uniform(*think))
         out.extend(await page.evaluate("window.__lat"))
@@ -186,7 +186,7 @@ async def browser_releases(url: str, n: int, moves: int, think: tuple) -> list[f
 
 async def protocol_releases(url: str, n: int, moves: int, think: tuple) -> list[float]:
     from testkit.st_client import Session
-    from testkit.load import is_digit
+    from testkit.load import decode_request
     import random
     out = []
 
@@ -196,9 +196,9 @@ async def protocol_releases(url: str, n: int, moves: int, think: tuple) -> list[
             await s.rerun()
             await s.rerun(s.toggle(next(key for key in s.widgets if key.startswith("live_")), False))
             for _ in range(moves):
-                w = s.widget("zs_0")
-                run = await s.rerun(s.slider("zs_0", round(rng.uniform(-3, 3), 2)), fragment_id=w.fragment_id)
-                out.append(run.first(is_digit))
+                z = [round(rng.uniform(-3, 3), 2), 0.0]
+                out.append(await asyncio.to_thread(decode_request, s, z))  # as the page asks, per frame
+                await s.rerun(s.component_state("live", {"z": z}), fragment_id=s.widget("live").fragment_id)
                 await asyncio.sleep(rng.uniform(*think))
 
     await asyncio.gather(*(one(k) for k in range(n)))
@@ -207,7 +207,7 @@ async def protocol_releases(url: str, n: int, moves: int, think: tuple) -> list[
 
 def validate(home: Path, moves: int) -> None:
     """The same gesture, N = 5 at once: real pages (pointerup -> new digit in the DOM) and protocol
-    sessions (change sent -> digit message received), on one server."""
+    sessions (the route asked -> its pixels received), on one server."""
     think = (0.3, 1.0)
     with serve_process(env={"VAE_EXPLORER_HOME": str(home)}) as (url, _):
         asyncio.run(protocol_releases(url, 1, 2, think))  # warm
@@ -231,7 +231,7 @@ def main() -> None:
     args = p.parse_args()
     home = make_home(Path(tempfile.mkdtemp(prefix="vae-load-")))
     print(f"each session: {args.actions} actions, {args.think_min}-{args.think_max} s apart; half decode on the "
-          f"server (slider releases), half live (commits from the page); plus prior samples, map clicks, tab "
+          f"server (the route per release, then a commit), half live (commits from the page); plus prior samples, map clicks, tab "
           f"switches with canvas and interpolation changes, checkpoint switches. Latencies: median / p95.")
     for n in args.sessions:
         print_level(one_level(n, args, home))

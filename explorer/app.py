@@ -1,4 +1,9 @@
-"""VAE latent-space explorer: streamlit run explorer/app.py"""
+"""VAE latent-space explorer: streamlit run explorer/app.py
+
+`streamlit run` first imports this file as a module and finds `app` (an st.App): Streamlit's server
+with one route of ours beside it, server decoding (explorer/remote.py). Each browser session then runs
+this file as the page script (__name__ == "__main__"), as AppTest does.
+"""
 import os
 import sys
 import time
@@ -8,16 +13,21 @@ _STARTED = time.perf_counter()
 import streamlit as st  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` puts only explorer/ on the path
+PAGE = __name__ == "__main__"
 
-from explorer import preload, serving  # noqa: E402,F401  (streamlit only; serving: set once per process)
+if not PAGE:  # the server: nothing of the page is imported here, so it starts listening at once
+    from explorer import remote  # noqa: E402
+    app = st.App(__file__, routes=remote.routes())
+else:
+    from explorer import preload, serving  # noqa: F401  (streamlit only; serving: set once per process)
 
-st.set_page_config(page_title="VAE latent explorer", page_icon="🔢", layout="wide")
-with st.sidebar:
-    preload.components()  # the page fetches Streamlit's component code while the imports below run
-st.title("VAE latent-space explorer")  # a person's first sight is the app, not a blank page
+    st.set_page_config(page_title="VAE latent explorer", page_icon="🔢", layout="wide")
+    with st.sidebar:
+        preload.components()  # the page fetches Streamlit's component code while the imports below run
+    st.title("VAE latent-space explorer")  # a person's first sight is the app, not a blank page
 
-from explorer import (canvas, decoder, hover, interpolation, latent_map, link, live, post,  # noqa: E402
-                      selection, sidebar, state, your_digit)  # plotly and numpy: no torch on the way to the first page
+    from explorer import (canvas, decoder, hover, interpolation, latent_map, link, live, post,  # noqa: E402
+                          selection, sidebar, state, your_digit)  # plotly and numpy: no torch before the first page
 
 _IMPORTED, _IMPORTED_AT = time.perf_counter(), time.time()
 TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/app_speed.py
@@ -41,26 +51,23 @@ def explore_tab(view, proj, opts, use_live: bool) -> None:
 
 @st.fragment
 def decoder_panel(view, proj, opts, use_live: bool) -> None:
-    """Sliders, digit, and what moves with z in the page. A slider release, a live commit or a prior
-    sample reruns only this fragment, not the sidebar, the map or the selection panel."""
+    """Sliders and pad, digit, and what moves with z in the page. The page decodes each frame itself
+    (live) or asks the server's route for it (explorer/remote.py); a release commits z, which reruns
+    only this fragment (as does a prior sample), not the sidebar, the map or the selection panel."""
     started = time.perf_counter()
-    png = None if use_live else decoder.picture(view)  # decoded before this fragment sends anything
-    if use_live:
-        live.live_decoder(view, (opts["i"], opts["j"]))
-    else:
-        decoder.sliders(view)
-    decoder.digit(view, png)
+    live.live_decoder(view, (opts["i"], opts["j"]), remote=not use_live)
+    decoder.digit(view)
     # what moves with z, for code already in the page: one small element (the page's runs draw the
     # map's overlays and the link themselves; this fragment reruns alone when z moves)
     post.send(state.Key.POST, {"overlays": latent_map.decoder_overlay(proj),
                                "link": link.message(view.name, view.latent_dim),
-                               **({"point": live.point(view, (opts["i"], opts["j"]))} if use_live else {})})
+                               "point": live.point(view, (opts["i"], opts["j"]))})
     if TIMING:
         print(f"timing: decoder fragment {1000 * (time.perf_counter() - started):.2f} ms", file=sys.stderr, flush=True)
 
 
 VIEWS = dict(zip(state.VIEWS, (explore_tab, lambda view, *_: canvas.tab(view),
-                               lambda view, *_: interpolation.tab(view))))
+                               lambda view, *_: interpolation.tab(view)))) if PAGE else {}
 
 
 def main() -> None:
@@ -91,4 +98,5 @@ def main() -> None:
               f"imports done at {_IMPORTED_AT * 1000:.1f} ms", file=sys.stderr, flush=True)
 
 
-main()
+if PAGE:
+    main()

@@ -1,23 +1,49 @@
-// Live VAE decoder: decodes z -> digit in the page on every slider input and pad move.
+// The decoder panel: z -> digit on every slider input and pad move, decoded in the page (live) or,
+// when the blob says `remote` (live decoding off), by the server's route (explorer/remote.py).
 // Data in: the weights blob (live.py: pack), once per model; the point Python last set arrives apart,
 // as the "point" part of the decoder fragment's post (post.py; live.py: point), in a "vae-post" event.
 // State out: {z} on release / click. A blob of another version or with an op this file does not
-// know is refused with a message in the panel and the console, never decoded into NaNs.
+// know is refused with a message in the panel and the console, never decoded into NaNs; a request
+// the server refuses shows its one line under the digit.
 
 // The network kernels and the blob reader are in nn.js, which precedes this file in the module.
 const models = new Map(); // blob id -> parsed model, kept across re-renders
 const sessions = new Map(); // component key -> {z, version} the user left it at
+const unmounts = new Map(); // component key -> the cleanup of its current render
 
 function parse(bytes, header, start) {
   const floats = readFloats(bytes, header, start);
+  const slice = (off, n) => floats.subarray(off, off + n);
+  const pad = header.pad && { xy: slice(header.pad.xy, header.pad.n * 2), labels: slice(header.pad.labels, header.pad.n) };
+  if (header.remote) return { header, pad, decode: null };
   const net = buildNet(header.layers, floats, header.latent_dim);
   if (net.outSize !== 784) throw new Error(`decoder gives ${net.outSize} values, not 784 pixels`);
-  const slice = (off, n) => floats.subarray(off, off + n);
-  return {
-    header,
-    decode: decoderOf(net),
-    pad: header.pad && { xy: slice(header.pad.xy, header.pad.n * 2), labels: slice(header.pad.labels, header.pad.n) },
+  return { header, pad, decode: decoderOf(net) };
+}
+
+// server decoding: z -> the route's 784 bytes, one request at a time, the latest z asked for wins
+function remoteDecoder(h, onPixels, onProblem) {
+  let busy = false, want = null;
+  const next = async () => {
+    if (busy || !want) return;
+    const zz = want, t0 = performance.now();
+    want = null;
+    busy = true;
+    try {
+      const q = `m=${encodeURIComponent(h.model)}&z=${Array.from(zz, (v) => +v.toFixed(4)).join(",")}`;
+      const r = await fetch(`${h.remote}?${q}`, { cache: "no-store" });
+      const body = new Uint8Array(await r.arrayBuffer());
+      if (!r.ok) throw new Error(new TextDecoder().decode(body.subarray(0, 300)));
+      if (body.length !== 784) throw new Error(`the server sent ${body.length} bytes, not 784 pixels`);
+      onPixels(body, zz, performance.now() - t0);
+    } catch (err) {
+      onProblem(`server decoding: ${err.message}`);
+    } finally {
+      busy = false;
+      next();
+    }
   };
+  return (zz) => { want = Float32Array.from(zz); next(); };
 }
 
 // for tests: a decoder z -> 784 pixel means from a blob made by weights.pack()
@@ -28,24 +54,30 @@ export function decoderFromBlob(bytes) {
 }
 
 export default function (component) {
-  const { data, parentElement } = component;
+  const { data, parentElement, key } = component;
   if (!data) return;
+  // a render with new data (live <-> server decoding) replaces the last one, whose listeners would
+  // otherwise take the next point first: Streamlit calls a render's cleanup only when it unmounts
+  unmounts.get(key)?.();
   parentElement.querySelectorAll(".vae-live").forEach((n) => n.remove());
   let model;
   try {
     const { header, start } = readHeader(data);
-    if (!models.has(header.id)) models.set(header.id, parse(data, header, start));
-    model = models.get(header.id);
+    const cached = header.id + (header.remote ? "|remote" : "");
+    if (!models.has(cached)) models.set(cached, parse(data, header, start));
+    model = models.get(cached);
   } catch (err) {
     return refuse(parentElement, "vae-live", "live-error", `live decoder: ${err.message}`);
   }
-  return mount(component, model);
+  const unmount = mount(component, model);
+  unmounts.set(key, unmount);
+  return () => { unmount(); if (unmounts.get(key) === unmount) unmounts.delete(key); };
 }
 
 function mount(component, model) {
   const { key, parentElement, setStateValue } = component;
   const h = model.header, id = h.id;
-  registerDecoder(h.model, model.decode);
+  if (model.decode) registerDecoder(h.model, model.decode);
   const D = h.latent_dim;
 
   // the point shown: the user's last one, unless Python moved it since (a button, a new model)
@@ -95,8 +127,9 @@ function mount(component, model) {
   const image = ctx.createImageData(28, 28);
   const pixels = new Float32Array(784);
   const perf = (window.__vaeLive = window.__vaeLive || { frames: 0, decodeMs: [], commits: 0 });
-  perf.decode = (zz) => Array.from(model.decode(Float32Array.from(zz), new Float32Array(784)));
+  if (model.decode) perf.decode = (zz) => Array.from(model.decode(Float32Array.from(zz), new Float32Array(784)));
   perf.ready = true;
+  perf.remote = !model.decode;
 
   const toPad = (a, b) => {
     const [x0, x1] = h.ranges[h.pad.i], [y0, y1] = h.ranges[h.pad.j];
@@ -120,25 +153,38 @@ function mount(component, model) {
     }
   }
 
+  // a frame: the pad's cross and the values at once, the digit when its pixels are there
   function draw(zz) {
+    drawPad(zz);
+    sliders.forEach((s, d) => (s.value.textContent = zz[d].toFixed(2)));
+    if (fetchPixels) return fetchPixels(zz);
     const t0 = performance.now();
     model.decode(zz, pixels);
-    const t1 = performance.now();
+    paint((p) => Math.round(pixels[p] * 255), performance.now() - t0, "decoded in your browser");
+  }
+  function paint(value, ms, how) {
     for (let p = 0; p < 784; p++) {
-      const v = Math.round(pixels[p] * 255);
-      image.data[4 * p] = image.data[4 * p + 1] = image.data[4 * p + 2] = v;
+      image.data[4 * p] = image.data[4 * p + 1] = image.data[4 * p + 2] = value(p);
       image.data[4 * p + 3] = 255;
     }
     ctx.putImageData(image, 0, 0);
-    drawPad(zz);
-    sliders.forEach((s, d) => (s.value.textContent = zz[d].toFixed(2)));
     perf.frames += 1;
     perf.lastFrameAt = performance.now();
     if (perf.firstFrameMs === undefined) perf.firstFrameMs = performance.now(); // ms since navigation
-    perf.decodeMs.push(t1 - t0);
+    perf.decodeMs.push(ms);
     if (perf.decodeMs.length > 2000) perf.decodeMs.splice(0, 1000);
-    stats.textContent = `decoded in your browser · ${(t1 - t0).toFixed(2)} ms`;
+    stats.classList.remove("error");
+    stats.textContent = `${how} · ${ms.toFixed(2)} ms`;
   }
+  let live = true; // false once this render is replaced: a late reply must not paint the old panel
+  const fetchPixels = model.decode ? null : remoteDecoder(h, (bytes, zz, ms) => {
+    if (live) paint((p) => bytes[p], ms, "decoded on the server");
+  }, (problem) => {
+    if (!live) return;
+    console.error(problem);
+    stats.classList.add("error");
+    stats.textContent = problem;
+  });
 
   let padZ = z;
   function drawPad(zz) {
@@ -233,5 +279,5 @@ function mount(component, model) {
     show(z);
   });
   draw(z);
-  return () => { abort.abort(); if (raf) cancelAnimationFrame(raf); if (ownRaf) cancelAnimationFrame(ownRaf); clearTimeout(commitTimer); };
+  return () => { live = false; abort.abort(); if (raf) cancelAnimationFrame(raf); if (ownRaf) cancelAnimationFrame(ownRaf); clearTimeout(commitTimer); };
 }

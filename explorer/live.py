@@ -18,18 +18,20 @@ _CSS = """
 .vae-live .value { font-variant-numeric: tabular-nums; text-align: right; }
 .vae-live summary { cursor: pointer; margin: 6px 0; }
 .vae-live.error { color: #b00020; padding: 8px 0; }
+.vae-live .stats.error { color: #b00020; }
 """
 _component = st.components.v2.component("vae_live_decoder", js=_JS, css=_CSS)
 
 
 def sidebar_toggle(supported: bool) -> bool:
-    """Whether the decoder runs in the page; decoders live.js cannot run fall back to the server, and say so."""
+    """Whether the decoder runs in the page; decoders live.js cannot run are decoded by the server
+    (explorer/remote.py), and the sidebar says so."""
     st.sidebar.header("Decoding")
     on = st.sidebar.toggle("Live decoding in the browser", value=supported, disabled=not supported,
-                           key=f"live_{supported}", help="Decodes while you drag, with no server round trip")
+                           key=f"live_{supported}",
+                           help="On: the page decodes while you drag. Off: the server decodes each frame")
     if not supported:
-        st.sidebar.caption("This decoder has layers the page cannot run: it decodes on the server, "
-                           "after each slider release.")
+        st.sidebar.caption("This decoder has layers the page cannot run: the server decodes each frame.")
     return on and supported
 
 
@@ -50,16 +52,23 @@ def _pad(view, pad_dims) -> tuple:
     return tuple(pad_dims) if view.latent_dim >= 2 else (0, 1)
 
 
-def live_decoder(view, pad_dims: tuple[int, int]) -> None:
-    """The in-page decoder: sliders for every dim and, for D >= 2, a pad over two of them.
+def live_decoder(view, pad_dims: tuple[int, int], *, remote: bool = False) -> None:
+    """The decoder panel in the page: sliders for every dim and, for D >= 2, a pad over two of them.
+    It decodes each frame itself from the weights blob or, `remote`, asks the server's route for it
+    (explorer/remote.py); either way it commits z on release.
 
-    The weights blob only changes with the model or the pad dims, so Streamlit sends it once and
-    a reference after that; the point goes apart (`point`, posted by the fragment), under 1 KB. The
-    blob for the first two dims comes from the snapshot (no torch); other pad dims are packed on demand.
+    The blob only changes with the model, the pad dims or the mode, so Streamlit sends it once and a
+    reference after that; the point goes apart (`point`, posted by the fragment), under 1 KB. The
+    blob for the first two dims comes from the snapshot (no torch); other pad dims are packed on
+    demand, and a server-decoding blob (no weights) needs no torch.
     """
     d = view.latent_dim
     pad_dims = _pad(view, pad_dims)
-    if pad_dims == (0, 1):
+    if remote:
+        from explorer import remote as route
+        route.offer(view)
+        blob = _remote_blob(view, view.ident, pad_dims, route.url())
+    elif pad_dims == (0, 1):
         blob = view.blob
     else:
         from explorer import models  # torch: only for a pad over other dims
@@ -71,3 +80,11 @@ def live_decoder(view, pad_dims: tuple[int, int]) -> None:
             state.set_z(z, from_browser=True)
 
     _component(key=state.Key.LIVE, data=blob, on_z_change=on_commit)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _remote_blob(_view, ident: str, pad_dims: tuple, url: str) -> bytes:
+    from explorer import weights
+    from explorer.decoder import FOLD_SLIDERS_AFTER
+    return weights.pack_for(None, _view.mu, _view.labels, len(_view.classes), ident=ident, pad_dims=pad_dims,
+                            fold_after=FOLD_SLIDERS_AFTER, remote=url)

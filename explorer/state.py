@@ -42,10 +42,6 @@ class Key:
     NEAR, FULL_RERUN = "near", "full_rerun"  # the drawing's nearest test digits; a fragment asks for the whole page
     N_TEST = "n_test"  # how many test digits the checkpoint's snapshot holds
 
-    @staticmethod
-    def slider(i: int) -> str:
-        return f"zs_{i}"
-
 
 VIEWS = ("Explore", "Canvas", "Interpolate")  # the page's views, in the switcher's order; the first by default
 
@@ -56,8 +52,6 @@ def reset_for(view: Snapshot) -> None:
     """Start each checkpoint at the prior mean, with nothing selected."""
     if ss.get(Key.STATE_FOR) == view.ident:
         return
-    for key in [k for k in ss if str(k).startswith("zs_")]:
-        del ss[key]
     ss.update({Key.STATE_FOR: view.ident, Key.Z: [0.0] * view.latent_dim, Key.Z_VERSION: 0, Key.SELECTED: None,
                Key.A: 0, Key.B: 1, Key.AB_CHOSEN: [], Key.END_POINTS: {}, Key.RANGES: slider_ranges(view.mu).tolist(),
                Key.N_TEST: len(view.mu)})
@@ -74,7 +68,8 @@ def ranges() -> list[list[float]]:
 
 
 def set_z(point, *, from_browser: bool = False) -> None:
-    """Make `point` the decoder's z: clipped into the slider ranges, pushed to the sliders and the page.
+    """Make `point` the decoder's z: clipped into the slider ranges (and, unless the page sent it,
+    pushed to the page's panel).
 
     A point of the wrong length or with NaN/inf is dropped: it comes from a widget of the model the
     session just switched away from (a callback racing the switch) or from a client that is not ours.
@@ -88,16 +83,8 @@ def set_z(point, *, from_browser: bool = False) -> None:
         log.info("dropped a latent point of shape %s for a %d-D model", point.shape, len(lo))
         return
     ss[Key.Z] = [round(float(v), 3) for v in np.clip(point, lo, hi)]
-    for i, v in enumerate(ss[Key.Z]):
-        ss[Key.slider(i)] = v
     if not from_browser:
         ss[Key.Z_VERSION] += 1  # tells the live widget to take the new point
-
-
-def slider_values(d: int) -> list | None:
-    """The server sliders' values, or None while a model switch has reset them."""
-    values = [ss.get(Key.slider(i)) for i in range(d)]
-    return None if None in values else values
 
 
 def pushed_point() -> tuple[int, tuple]:

@@ -1,10 +1,10 @@
 """The live decoder's weights blob: which decoders the page can run, and their weights packed for it.
-Torch side; the page side is explorer/live.js, the format is written down in pack()."""
+The page side is explorer/live.js, the format is written down in pack(). Torch is imported only to
+read a model (a blob for server decoding, without weights, needs none)."""
 import json
 import struct
 
 import numpy as np
-from torch import nn
 
 from explorer.figures import PALETTE
 from explorer.live import blob_id
@@ -14,18 +14,19 @@ MAGIC = b"VAEW"
 BLOB_VERSION = 1  # live.js refuses any other
 
 
-def decoder_ops(model) -> list[tuple[str, nn.Module, bool, tuple]] | None:
+def decoder_ops(model) -> list[tuple] | None:
     """The decoder as the steps the page runs: (kind "linear" | "convT", module, ReLU after it, input
     shape), or None when it holds anything else (that decoder then decodes on the server)."""
     return _steps(model.decoder, (model.cfg.latent_dim,), ((28 * 28,), (1, 28, 28)))
 
 
-def encoder_ops(model) -> list[tuple[str, nn.Module, bool, tuple]] | None:
+def encoder_ops(model) -> list[tuple] | None:
     """The encoder as the steps the page runs ("linear" | "conv"), ending in [mu, logvar]; or None."""
     return _steps(model.encoder, (1, 28, 28), ((2 * model.cfg.latent_dim,),))
 
 
-def _steps(seq: nn.Module, shape: tuple, ends: tuple) -> list | None:
+def _steps(seq, shape: tuple, ends: tuple) -> list | None:
+    from torch import nn
     ops = []
     for m in (m for m in seq.modules() if not list(m.children())):
         if isinstance(m, nn.ReLU) and ops and not ops[-1][2]:
@@ -91,17 +92,22 @@ class _Floats:
 
 
 def pack(model, *, ident: str, ranges, pad_xy=None, pad_labels=None, pad_dims=(0, 1), colors=(),
-         fold_after: int = 8, model_id: str | None = None) -> bytes:
+         fold_after: int = 8, model_id: str | None = None, remote: str | None = None) -> bytes:
     """The weights blob, sent once per model and pad: b'VAEW', uint32 header length, JSON header,
     then float32 arrays (little-endian). The header carries the format `version` and lists the
     decoder's steps (see decoder_ops) with each array's offset in floats; the weights keep torch's
     layouts, row-major. The point shown travels apart (`live.point`, in post.py's element): moving it
     sends bytes, not MB.
+
+    For server decoding, model is None and `remote` is the route's path (explorer/remote.py): the
+    header lists no steps and says `remote`, so the page asks the server for each frame.
     """
     floats = _Floats()
-    header = {"version": BLOB_VERSION, "id": ident, "latent_dim": model.cfg.latent_dim,
-              "layers": _layers(decoder_ops(model), floats.put),
+    header = {"version": BLOB_VERSION, "id": ident, "latent_dim": len(ranges) if model is None else model.cfg.latent_dim,
+              "layers": [] if model is None else _layers(decoder_ops(model), floats.put),
               "fold_after": int(fold_after), "ranges": [[float(lo), float(hi)] for lo, hi in ranges]}
+    if remote is not None:
+        header["remote"] = remote
     if pad_xy is not None:
         header["pad"] = {"i": pad_dims[0], "j": pad_dims[1], "n": len(pad_xy), "xy": floats.put(pad_xy),
                          "labels": floats.put(pad_labels), "colors": list(colors)}
@@ -125,9 +131,10 @@ def pack_encoder(model, *, model_id: str, prep: dict, with_decoder: bool) -> byt
 
 
 def pack_for(model, mu: np.ndarray, labels: np.ndarray, n_classes: int, *, ident: str, pad_dims: tuple,
-             fold_after: int) -> bytes:
-    """The blob for a model and its test encodings: slider ranges from the means, the pad over two dims."""
+             fold_after: int, remote: str | None = None) -> bytes:
+    """The blob for a model and its test encodings: slider ranges from the means, the pad over two dims.
+    model None and `remote` a path: the blob for server decoding (no weights, no torch)."""
     pad_xy = mu[:, list(pad_dims)] if mu.shape[1] >= 2 else None
-    return pack(model, ident=blob_id(ident, pad_dims), model_id=ident, ranges=slider_ranges(mu), pad_xy=pad_xy,
-                pad_labels=np.asarray(labels, np.float32), pad_dims=pad_dims, colors=PALETTE[:max(n_classes, 1)],
-                fold_after=fold_after)
+    return pack(model, ident=blob_id(ident, pad_dims), model_id=ident,
+                ranges=slider_ranges(mu), pad_xy=pad_xy, pad_labels=np.asarray(labels, np.float32),
+                pad_dims=pad_dims, colors=PALETTE[:max(n_classes, 1)], fold_after=fold_after, remote=remote)

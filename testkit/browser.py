@@ -33,7 +33,8 @@ def serve(env: dict | None = None, timeout: float = 90.0, stderr=subprocess.DEVN
 def serve_process(env: dict | None = None, timeout: float = 90.0, stderr=subprocess.DEVNULL,
                   script: str = "explorer/app.py", address: str | None = "127.0.0.1", flags: tuple = ()):
     """As `serve`, yielding (url, the server's Popen). address=None leaves the address to
-    .streamlit/config.toml (the server is still reached, and checked, on 127.0.0.1)."""
+    .streamlit/config.toml (the server is still reached, and checked, on 127.0.0.1). The URL is the
+    server's root, also when flags set a server.baseUrlPath."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / script), "--server.headless", "true",
            "--server.port", str(port), "--browser.gatherUsageStats", "false", *flags]
@@ -42,11 +43,12 @@ def serve_process(env: dict | None = None, timeout: float = 90.0, stderr=subproc
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
                             stderr=stderr)
     url = f"http://127.0.0.1:{port}"
+    base = flags[flags.index("--server.baseUrlPath") + 1].strip("/") if "--server.baseUrlPath" in flags else ""
     try:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                with urllib.request.urlopen(url + (f"/{base}" if base else "") + "/_stcore/health", timeout=2) as r:
                     if r.status == 200:
                         break
             except OSError:

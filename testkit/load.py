@@ -8,9 +8,11 @@ import os
 import random
 import shutil
 import statistics
+import struct
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,12 +60,6 @@ def make_home(home: Path, second: Path | None = None) -> Path:
     return home
 
 
-def is_digit(el) -> bool:
-    """The server-decoded digit: an inline 280 px image."""
-    return el.WhichOneof("type") == "imgs" and any(i.url.startswith("data:") for i in el.imgs.imgs) \
-        and el.width_config.pixel_width == 280
-
-
 def is_reconstruction(el) -> bool:
     return el.WhichOneof("type") == "imgs" and any(i.caption == "from posterior mean" for i in el.imgs.imgs)
 
@@ -84,7 +80,8 @@ def check_media(url: str, run, results: Results) -> None:
 async def user(url: str, seed: int, actions: int, think: tuple[float, float], results: Results,
                checkpoints: list[str], hold=None, local_addr: tuple | None = None) -> None:
     """One person: opens the page, then `actions` scripted actions with think time between them.
-    Even seeds decode on the server (sliders); odd seeds keep live decoding (commits from the page)."""
+    Even seeds decode on the server (the route, then a commit); odd seeds keep live decoding (commits
+    from the page)."""
     rng = random.Random(seed)
     live = seed % 2 == 1
     released = False
@@ -142,10 +139,11 @@ async def warm_up(url: str, checkpoints: list[str]) -> Results:
 async def act(s: Session, action: str, rng: random.Random, live: bool, checkpoints: list[str],
               ckpt: int) -> list[tuple]:
     """Do one action; returns (name, run, seconds the user waits for what they asked for)."""
-    if action == "release":
-        key = f"zs_{rng.randrange(2)}"
-        run = await s.rerun(s.slider(key, round(rng.uniform(-3, 3), 2)), fragment_id=s.widget(key).fragment_id)
-        return [("release -> digit", run, run.first(is_digit))]
+    if action == "release":  # server decoding: the page asks the route for the pixels, then commits z
+        z = [round(rng.uniform(-2, 2), 3) for _ in range(latent_dim(s))]
+        seconds = await asyncio.to_thread(decode_request, s, z)
+        run = await s.rerun(s.component_state("live", {"z": z}), fragment_id=s.widget("live").fragment_id)
+        return [("release -> digit", run, seconds)]  # the commit's run: checked for errors by the caller
     if action == "commit":
         w = s.widget("live")
         z = [round(rng.uniform(-2, 2), 3) for _ in range(latent_dim(s))]
@@ -154,7 +152,7 @@ async def act(s: Session, action: str, rng: random.Random, live: bool, checkpoin
     if action == "prior":
         w = s.widget("Sample from the prior")
         run = await s.rerun(s.button("Sample from the prior"), fragment_id=w.fragment_id)
-        return [("prior sample", run, run.seconds if live else run.first(is_digit))]
+        return [("prior sample", run, run.seconds)]
     if action == "click":
         run = await s.rerun(s.plotly_pick("map", rng.randrange(10_000)))
         return [("click -> reconstruction", run, run.first(is_reconstruction))]
@@ -177,8 +175,28 @@ async def act(s: Session, action: str, rng: random.Random, live: bool, checkpoin
     raise ValueError(action)
 
 
+def decoder_header(s: Session) -> dict:
+    """The header of the decoder panel's blob as last sent (explorer/weights.py: pack)."""
+    blob = s.component_data["live"]
+    n = struct.unpack("<I", blob[4:8])[0]
+    return json.loads(blob[8:8 + n])
+
+
 def latent_dim(s: Session) -> int:
-    return sum(1 for k in s.widgets if k.startswith("zs_")) or 2
+    return decoder_header(s)["latent_dim"]
+
+
+def decode_request(s: Session, z: list[float]) -> float:
+    """What the page does per frame with live decoding off: GET the server's route for z's pixels
+    (explorer/remote.py). Seconds; raises on an answer that is not 784 bytes."""
+    h = decoder_header(s)
+    query = urllib.parse.urlencode({"m": h["model"], "z": ",".join(map(str, z))})
+    started = time.perf_counter()
+    origin = "{0.scheme}://{0.netloc}".format(urllib.parse.urlsplit(s.url))  # the route's path is absolute
+    body = urllib.request.urlopen(f"{origin}{h['remote']}?{query}", timeout=30).read()
+    if len(body) != 784:
+        raise ProtocolError(f"server decoding sent {len(body)} bytes, not 784")
+    return time.perf_counter() - started
 
 
 class ProcessWatch:

@@ -57,6 +57,7 @@ class Session:
     """One browser tab's worth of protocol. Use `async with Session(url) as s: await s.rerun(...)`."""
 
     def __init__(self, url: str, timeout: float = 60.0, local_addr: tuple | None = None):
+        self.url = url.rstrip("/")
         self.ws_url = url.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
         self.timeout = timeout
         self.local_addr = local_addr  # e.g. ("127.0.0.5", 0): another loopback client address
@@ -64,6 +65,7 @@ class Session:
         self.states: dict[str, WidgetState] = {}  # by widget id: what the page holds and re-sends
         self.cache: dict[str, ForwardMsg] = {}  # cacheable messages by hash, as the browser keeps them
         self.page_hash = ""
+        self.component_data: dict[str, bytes] = {}  # components-v2 elements' bytes data, by key, as last drawn
         self.ws = None
         self.messages = 0
         self.bytes = 0
@@ -123,6 +125,9 @@ class Session:
                 kind_ = el.WhichOneof("type")
                 run.wire.append((getattr(getattr(el, kind_), "id", "") or kind_, len(raw), is_ref))
                 run.drawn.append(self._note_widget(el, fwd.delta.fragment_id))
+                if kind_ == "bidi_component" and el.bidi_component.WhichOneof("data") == "bytes":
+                    self.component_data[widget_key(el.bidi_component.id) or el.bidi_component.id] = \
+                        el.bidi_component.bytes
                 if el.WhichOneof("type") == "exception":
                     run.exceptions.append(f"{el.exception.type}: {el.exception.message}"[:300])
             elif kind == "script_finished":

@@ -94,9 +94,9 @@ def test_load_slide_click_and_see_reconstruction(app_url):
 
 
 def test_server_decoding_redraws_digit_and_map_cross(app_url):
-    """Live decoding off: a slider release and a prior sample rerun the decoder fragment, which
-    sends a new digit and moves the map's cross to the new z."""
-    digit_src = "() => ([...document.querySelectorAll('img')].find((i) => i.width === 280) || {}).src"
+    """Live decoding off: a slider move asks the server's route for the pixels (the digit is torch's,
+    not the page's), the release commits z and the map's cross follows; a prior sample too."""
+    model, _ = load_checkpoint(SHIPPED)
 
     def cross(page):
         marks = [s for s in map_shapes(page) if s["type"] == "path" and s.get("xsizemode") == "pixel"]
@@ -105,25 +105,64 @@ def test_server_decoding_redraws_digit_and_map_cross(app_url):
     def z_now(page):
         return [float(v) for v in re.findall(r"[-+][0-9.]+", z_caption(page))]
 
+    def shown(page, z=None):  # the panel's z (or Python's point) and how far its digit is from torch's
+        z = z or [float(page.get_by_role("slider", name=f"live z{d}").input_value()) for d in range(2)]
+        px = page.get_by_test_id("live-digit").evaluate(
+            "(c) => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data.filter((v, i) => i % 4 === 0))")
+        with torch.inference_mode():
+            want = torch.sigmoid(model.decode(torch.tensor([z]))).numpy().ravel()
+        return z, np.abs(np.asarray(px) - 255 * want).max()
+
     with chromium() as page:
         wait_for_app(page, app_url)
+        page.wait_for_function("window.__vaeLive && window.__vaeLive.frames > 0", timeout=60_000)
         page.get_by_text("Live decoding in the browser").click()
-        slider = page.get_by_role("slider", name="z0")
-        slider.wait_for(timeout=30_000)
+        page.wait_for_function("window.__vaeLive.remote", timeout=30_000)
         wait_idle(page)
-        before = page.evaluate(digit_src)
-        assert before.startswith("data:image/png")
+        assert page.get_by_test_id("live-stats").inner_text().startswith("decoded on the server")
+        frames = page.evaluate("window.__vaeLive.frames")
+        slider = page.get_by_role("slider", name="live z0")
         slider.focus()
         slider.press("ArrowRight")
-        page.wait_for_function(f"({digit_src})() !== {before!r}", timeout=20_000)
+        page.wait_for_function(f"window.__vaeLive.frames > {frames}", timeout=20_000)
         wait_idle(page)
+        z, err = shown(page)
+        assert z[0] == pytest.approx(0.01) and err <= 1, (z, err)  # the server's pixels, rounded to bytes
         assert np.allclose(cross(page), z_now(page), atol=6e-3), (cross(page), z_now(page))  # caption: 2 decimals
 
-        before = page.evaluate(digit_src)
+        frames = page.evaluate("window.__vaeLive.frames")
         page.get_by_role("button", name="Sample from the prior").click()
-        page.wait_for_function(f"({digit_src})() !== {before!r}", timeout=20_000)
+        page.wait_for_function(f"window.__vaeLive.frames > {frames}", timeout=20_000)
         wait_idle(page)
-        assert np.allclose(cross(page), z_now(page), atol=6e-3), (cross(page), z_now(page))  # caption: 2 decimals
+        z, err = shown(page, page.evaluate("window.__vaePosts.point.z"))  # the sliders show 2 decimals of it
+        assert err <= 1 and np.allclose(z, z_now(page), atol=6e-3), (z, z_now(page), err)
+        assert np.allclose(cross(page), z_now(page), atol=6e-3), (cross(page), z_now(page))
+
+
+def test_a_refused_server_decode_is_one_line_under_the_digit(app_url):
+    """The route's one-line refusal (here: the server restarted and no longer has the model open)
+    shows under the digit, and the digit drawn last stays; the next good answer clears it."""
+    with chromium() as page:
+        wait_for_app(page, app_url)
+        page.wait_for_function("window.__vaeLive && window.__vaeLive.frames > 0", timeout=60_000)
+        page.get_by_text("Live decoding in the browser").click()
+        page.wait_for_function("window.__vaeLive.remote && window.__vaeLive.lastFrameAt", timeout=30_000)
+        wait_idle(page)
+        frames = page.evaluate("window.__vaeLive.frames")
+        refusal = "this model is not open on the server any more: reload the page"
+        page.route("**/api/vae/decode?*", lambda route: route.fulfill(status=404, body=refusal,
+                                                                       content_type="text/plain"))
+        slider = page.get_by_role("slider", name="live z0")
+        slider.focus()
+        slider.press("ArrowRight")
+        stats = page.get_by_test_id("live-stats")
+        page.wait_for_function("(s) => s.textContent.includes('not open')", arg=stats.element_handle(), timeout=10_000)
+        assert stats.inner_text() == "server decoding: " + refusal
+        assert page.evaluate("window.__vaeLive.frames") == frames  # nothing painted from the refusal
+        page.unroute("**/api/vae/decode?*")
+        slider.press("ArrowRight")
+        page.wait_for_function(f"window.__vaeLive.frames > {frames}", timeout=10_000)
+        assert stats.inner_text().startswith("decoded on the server")
 
 
 def test_hovering_a_point_shows_that_test_digit(app_url, mnist_test):

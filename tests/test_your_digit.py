@@ -537,7 +537,7 @@ def test_with_live_decoding_off_the_panel_brings_its_own_decoder(app_url):
     with chromium() as page:
         open_panel(page, app_url)
         page.get_by_text("Live decoding in the browser").click()
-        page.get_by_test_id("live-digit").wait_for(state="detached", timeout=30_000)
+        page.wait_for_function("window.__vaeLive.remote", timeout=30_000)  # the page holds no decoder now
         page.wait_for_function("window.__vaeDraw.ready", timeout=30_000)
         wait_idle(page, 500)
         page.evaluate("window.__vaeNets.clear()")  # forget the live decoder this page held before

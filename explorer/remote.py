@@ -1,0 +1,100 @@
+"""Server decoding over HTTP: with live decoding off, the decoder panel (live.js) asks the server for
+each frame's pixels on a route of ours beside Streamlit's, not through a script run. A script run
+re-renders every element of the page in the browser (~25 here), which made a server-decoded slider
+release ~1.8x slower than a bare Streamlit app; a request is not a rerun. z still reaches Python on
+release, as in live decoding (the panel's commit), for the map's cross, the link and the download.
+
+    GET <server.baseUrlPath>/api/vae/decode?m=<model ident>&z=<v0>,<v1>,...
+    200: 784 bytes, the pixel means x 255 rounded, row-major 28 x 28 (application/octet-stream)
+    400 / 404: one line of text saying what is wrong (the panel shows it)
+
+Only models that a session of this server has open can be asked for (`offer`), by the ident the
+page was sent; z must have that model's latent size and finite values, and is clipped into its
+slider ranges. The decode runs in a worker thread (a decoder the page cannot run needs torch).
+"""
+import logging
+import math
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+PATH = "api/vae/decode"
+MAX_QUERY = 16_384  # characters: a z of thousands of dims, far past any latent size we train
+_KEEP = 16  # models offered, most recent first (each is the session's snapshot, already in memory)
+
+_offered: OrderedDict = OrderedDict()  # ident -> (Snapshot, lo, hi)
+_lock = threading.Lock()
+log = logging.getLogger("explorer")
+
+
+def url() -> str:
+    """The route's path as the page must ask for it, under server.baseUrlPath."""
+    from streamlit import config
+    base = (config.get_option("server.baseUrlPath") or "").strip("/")
+    return "/" + (base + "/" if base else "") + PATH
+
+
+def offer(view) -> None:
+    """Let pages decode with this view's model (a session has it open)."""
+    from explorer.projection import slider_ranges
+    with _lock:
+        if view.ident in _offered:
+            _offered.move_to_end(view.ident)
+            return
+    lo, hi = np.asarray(slider_ranges(view.mu), np.float32).T
+    with _lock:
+        _offered[view.ident] = (view, lo, hi)
+        while len(_offered) > _KEEP:
+            _offered.popitem(last=False)
+
+
+class Refused(ValueError):
+    def __init__(self, status: int, problem: str):
+        super().__init__(problem)
+        self.status = status
+
+
+def parse(query: dict) -> tuple:
+    """(view, z clipped into its ranges) from the request's query, or Refused."""
+    text = query.get("z", "")
+    if len(text) > MAX_QUERY:
+        raise Refused(400, "z: too long")
+    with _lock:
+        found = _offered.get(query.get("m", ""))
+    if found is None:
+        raise Refused(404, "this model is not open on the server any more: reload the page")
+    view, lo, hi = found
+    try:
+        z = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise Refused(400, f"z: expected {view.latent_dim} comma-separated numbers") from None
+    if len(z) != view.latent_dim or not all(math.isfinite(v) for v in z):
+        raise Refused(400, f"z: expected {view.latent_dim} finite numbers, got {len(z)}")
+    return view, np.clip(np.asarray(z, np.float32), lo, hi)
+
+
+def pixels(view, z: np.ndarray) -> bytes:
+    """The decoded digit's 784 bytes (explorer/infer.py: the one decode)."""
+    from explorer.infer import decode
+    return np.rint(decode(view, z)[0] * 255).astype(np.uint8).tobytes()
+
+
+async def handle(request):
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import PlainTextResponse, Response
+    try:
+        view, z = parse(dict(request.query_params))
+    except Refused as e:
+        return PlainTextResponse(str(e), status_code=e.status)
+    try:
+        body = await run_in_threadpool(pixels, view, z)
+    except Exception:  # noqa: BLE001  the details go to the server log, the page gets one line
+        log.exception("server decoding failed for %s", view.ident)
+        return PlainTextResponse("decoding failed on the server (see its log)", status_code=500)
+    return Response(body, media_type="application/octet-stream", headers={"Cache-Control": "no-store"})
+
+
+def routes() -> list:
+    from starlette.routing import Route
+    return [Route(url(), handle, methods=["GET"])]

@@ -1,0 +1,109 @@
+"""Server decoding's route (explorer/remote.py): what it answers and what it refuses, in Python and
+over HTTP from `streamlit run`."""
+import asyncio
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+from explorer import picker, remote, snapshot
+from testkit.browser import serve
+from testkit.load import decode_request, decoder_header
+from testkit.st_client import Session
+from vae_core.checkpoint import load_checkpoint
+
+SHIPPED = ROOT / picker.DEFAULT_CHECKPOINT
+
+
+@pytest.fixture
+def offered(tiny_model):
+    """A 3-D view offered to the route, as a session opening it does."""
+    mu = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    view = snapshot.Snapshot(name="runs/t.pt", digest="ab" * 32, dataset="mnist",
+                             config=tiny_model.cfg.__dict__ | {"latent_dim": 3}, metrics={}, integrity="sha256",
+                             mu=mu, logvar=mu * 0, labels=np.zeros(50, int))
+    remote.offer(view)
+    yield view
+    remote._offered.pop(view.ident, None)
+
+
+@pytest.mark.parametrize("query, status, says", [
+    ({"m": "runs/other.pt@00", "z": "0,0,0"}, 404, "not open on the server"),
+    ({"z": "0,0,0"}, 404, "not open on the server"),
+    ({"m": "OFFERED", "z": "0,0"}, 400, "expected 3 finite numbers, got 2"),
+    ({"m": "OFFERED", "z": "0,nan,0"}, 400, "expected 3 finite numbers"),
+    ({"m": "OFFERED", "z": "0,inf,0"}, 400, "expected 3 finite numbers"),
+    ({"m": "OFFERED", "z": "1,two,3"}, 400, "expected 3 comma-separated numbers"),
+    ({"m": "OFFERED"}, 400, "expected 3 comma-separated numbers"),
+    ({"m": "OFFERED", "z": "1," * 20_000}, 400, "too long"),
+])
+def test_the_route_refuses_with_one_line(offered, query, status, says):
+    with pytest.raises(remote.Refused) as e:
+        remote.parse({k: offered.ident if v == "OFFERED" else v for k, v in query.items()})
+    assert e.value.status == status and says in str(e.value) and "\n" not in str(e.value)
+
+
+def test_z_is_clipped_into_the_models_ranges(offered):
+    _, z = remote.parse({"m": offered.ident, "z": "1e30,-1e30,0.5"})
+    lo, hi = np.asarray(snapshot_ranges(offered)).T
+    assert z[0] == pytest.approx(hi[0]) and z[1] == pytest.approx(lo[1]) and z[2] == pytest.approx(0.5)
+
+
+def snapshot_ranges(view):
+    from explorer.projection import slider_ranges
+    return slider_ranges(view.mu)
+
+
+def test_only_the_last_models_offered_are_kept(offered):
+    import dataclasses
+    views = [dataclasses.replace(offered, digest=f"{k:016x}" + "0" * 48) for k in range(remote._KEEP + 3)]
+    for v in views:
+        remote.offer(v)
+    assert list(remote._offered)[-remote._KEEP:] == [v.ident for v in views[-remote._KEEP:]]
+    assert len(remote._offered) == remote._KEEP and views[0].ident not in remote._offered
+    for v in views:
+        remote._offered.pop(v.ident, None)
+
+
+def _route_answers(url) -> dict:
+    async def go():
+        async with Session(url) as s:
+            await s.rerun()
+            await s.rerun(s.toggle(next(k for k in s.widgets if k.startswith("live_")), False))
+            return s, decoder_header(s)
+    s, h = asyncio.run(go())
+
+    origin = "/".join(url.split("/")[:3])
+
+    def get(query: str):
+        try:
+            with urllib.request.urlopen(f"{origin}{h['remote']}?{query}", timeout=30) as r:
+                return r.status, r.headers.get("Content-Type"), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers.get("Content-Type"), e.read()
+    m = urllib.request.quote(h["model"])
+    return {"header": h, "pixels": decode_request(s, [0.5, -1.0]) and get(f"m={m}&z=0.5,-1"),
+            "unknown": get("m=nope&z=0,0"), "text": get(f"m={m}&z=a,b"), "short": get(f"m={m}&z=1")}
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped checkpoint")
+@pytest.mark.parametrize("base", ["", "vae/explorer"])
+def test_streamlit_run_serves_the_route_beside_the_app(base):
+    """`streamlit run explorer/app.py` finds the app's st.App and serves the route, under
+    server.baseUrlPath when one is set: torch's pixels for a good request, one line for a bad one."""
+    flags = ("--server.baseUrlPath", base) if base else ()
+    with serve(flags=flags) as url:
+        got = _route_answers(url + ("/" + base if base else ""))
+    assert got["header"]["remote"] == ("/" + base if base else "") + "/api/vae/decode"
+    status, kind, body = got["pixels"]
+    assert (status, kind, len(body)) == (200, "application/octet-stream", 784)
+    model, _ = load_checkpoint(SHIPPED)
+    with torch.inference_mode():
+        want = torch.sigmoid(model.decode(torch.tensor([[0.5, -1.0]]))).numpy().ravel()
+    assert np.abs(np.frombuffer(body, np.uint8) - 255 * want).max() <= 1
+    for name, code in (("unknown", 404), ("text", 400), ("short", 400)):
+        status, kind, body = got[name]
+        assert status == code and kind.startswith("text/plain") and b"\n" not in body.strip(), (name, body)
