@@ -21,17 +21,20 @@ function parse(bytes, header, start) {
   return { header, pad, decode: decoderOf(net) };
 }
 
-// server decoding: z -> the route's 784 bytes, one request at a time, the latest z asked for wins
-function remoteDecoder(h, onPixels, onProblem) {
-  let busy = false, want = null;
+// server decoding: z -> the route's 784 bytes, one request at a time and at most one per
+// h.remote.every_ms; the latest z asked for is the next one sent
+export function remoteDecoder(h, onPixels, onProblem) {
+  let busy = false, want = null, last = -Infinity, timer = 0;
   const next = async () => {
-    if (busy || !want) return;
-    const zz = want, t0 = performance.now();
+    if (busy || !want || timer) return;
+    const wait = last + h.remote.every_ms - performance.now();
+    if (wait > 0) { timer = setTimeout(() => { timer = 0; next(); }, wait); return; }
+    const zz = want, t0 = (last = performance.now());
     want = null;
     busy = true;
     try {
       const q = `m=${encodeURIComponent(h.model)}&z=${Array.from(zz, (v) => +v.toFixed(4)).join(",")}`;
-      const r = await fetch(`${h.remote}?${q}`, { cache: "no-store" });
+      const r = await fetch(`${h.remote.url}?${q}`, { cache: "no-store" });
       const body = new Uint8Array(await r.arrayBuffer());
       if (!r.ok) throw new Error(new TextDecoder().decode(body.subarray(0, 300)));
       if (body.length !== 784) throw new Error(`the server sent ${body.length} bytes, not 784 pixels`);
@@ -43,7 +46,10 @@ function remoteDecoder(h, onPixels, onProblem) {
       next();
     }
   };
-  return (zz) => { want = Float32Array.from(zz); next(); };
+  return {
+    ask(zz) { want = Float32Array.from(zz); next(); },
+    stop() { want = null; clearTimeout(timer); timer = -1; }, // the panel is gone: no further request
+  };
 }
 
 // for tests: a decoder z -> 784 pixel means from a blob made by weights.pack()
@@ -157,7 +163,7 @@ function mount(component, model) {
   function draw(zz) {
     drawPad(zz);
     sliders.forEach((s, d) => (s.value.textContent = zz[d].toFixed(2)));
-    if (fetchPixels) return fetchPixels(zz);
+    if (server) return server.ask(zz);
     const t0 = performance.now();
     model.decode(zz, pixels);
     paint((p) => Math.round(pixels[p] * 255), performance.now() - t0, "decoded in your browser");
@@ -177,7 +183,7 @@ function mount(component, model) {
     stats.textContent = `${how} · ${ms.toFixed(2)} ms`;
   }
   let live = true; // false once this render is replaced: a late reply must not paint the old panel
-  const fetchPixels = model.decode ? null : remoteDecoder(h, (bytes, zz, ms) => {
+  const server = model.decode ? null : remoteDecoder(h, (bytes, zz, ms) => {
     if (live) paint((p) => bytes[p], ms, "decoded on the server");
   }, (problem) => {
     if (!live) return;
@@ -279,5 +285,5 @@ function mount(component, model) {
     show(z);
   });
   draw(z);
-  return () => { live = false; abort.abort(); if (raf) cancelAnimationFrame(raf); if (ownRaf) cancelAnimationFrame(ownRaf); clearTimeout(commitTimer); };
+  return () => { live = false; server?.stop(); abort.abort(); if (raf) cancelAnimationFrame(raf); if (ownRaf) cancelAnimationFrame(ownRaf); clearTimeout(commitTimer); };
 }

@@ -67,7 +67,7 @@ def live_decoder(view, pad_dims: tuple[int, int], *, remote: bool = False) -> No
     if remote:
         from explorer import remote as route
         route.offer(view)
-        blob = _remote_blob(view, view.ident, pad_dims, route.url())
+        blob = _remote_blob(view, view.ident, pad_dims, route.for_page())
     elif pad_dims == (0, 1):
         blob = view.blob
     else:
@@ -83,8 +83,8 @@ def live_decoder(view, pad_dims: tuple[int, int], *, remote: bool = False) -> No
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _remote_blob(_view, ident: str, pad_dims: tuple, url: str) -> bytes:
+def _remote_blob(_view, ident: str, pad_dims: tuple, remote: dict) -> bytes:
     from explorer import weights
     from explorer.decoder import FOLD_SLIDERS_AFTER
     return weights.pack_for(None, _view.mu, _view.labels, len(_view.classes), ident=ident, pad_dims=pad_dims,
-                            fold_after=FOLD_SLIDERS_AFTER, remote=url)
+                            fold_after=FOLD_SLIDERS_AFTER, remote=remote)

@@ -20,6 +20,7 @@ from collections import OrderedDict
 import numpy as np
 
 PATH = "api/vae/decode"
+EVERY_MS = 40  # the page starts a request at most this often: <= 25 a second per dragging viewer
 MAX_QUERY = 16_384  # characters: a z of thousands of dims, far past any latent size we train
 _KEEP = 16  # models offered, most recent first (each is the session's snapshot, already in memory)
 
@@ -33,6 +34,11 @@ def url() -> str:
     from streamlit import config
     base = (config.get_option("server.baseUrlPath") or "").strip("/")
     return "/" + (base + "/" if base else "") + PATH
+
+
+def for_page() -> dict:
+    """What the page needs to ask (the blob header's `remote`): the path, and how often at most."""
+    return {"url": url(), "every_ms": EVERY_MS}
 
 
 def offer(view) -> None:

@@ -92,15 +92,15 @@ class _Floats:
 
 
 def pack(model, *, ident: str, ranges, pad_xy=None, pad_labels=None, pad_dims=(0, 1), colors=(),
-         fold_after: int = 8, model_id: str | None = None, remote: str | None = None) -> bytes:
+         fold_after: int = 8, model_id: str | None = None, remote: dict | None = None) -> bytes:
     """The weights blob, sent once per model and pad: b'VAEW', uint32 header length, JSON header,
     then float32 arrays (little-endian). The header carries the format `version` and lists the
     decoder's steps (see decoder_ops) with each array's offset in floats; the weights keep torch's
     layouts, row-major. The point shown travels apart (`live.point`, in post.py's element): moving it
     sends bytes, not MB.
 
-    For server decoding, model is None and `remote` is the route's path (explorer/remote.py): the
-    header lists no steps and says `remote`, so the page asks the server for each frame.
+    For server decoding, model is None and `remote` says how to ask the server's route for a frame
+    (explorer/remote.py: for_page): the header lists no steps and carries `remote`.
     """
     floats = _Floats()
     header = {"version": BLOB_VERSION, "id": ident, "latent_dim": len(ranges) if model is None else model.cfg.latent_dim,
@@ -131,9 +131,9 @@ def pack_encoder(model, *, model_id: str, prep: dict, with_decoder: bool) -> byt
 
 
 def pack_for(model, mu: np.ndarray, labels: np.ndarray, n_classes: int, *, ident: str, pad_dims: tuple,
-             fold_after: int, remote: str | None = None) -> bytes:
+             fold_after: int, remote: dict | None = None) -> bytes:
     """The blob for a model and its test encodings: slider ranges from the means, the pad over two dims.
-    model None and `remote` a path: the blob for server decoding (no weights, no torch)."""
+    model None and `remote` given: the blob for server decoding (no weights, no torch)."""
     pad_xy = mu[:, list(pad_dims)] if mu.shape[1] >= 2 else None
     return pack(model, ident=blob_id(ident, pad_dims), model_id=ident,
                 ranges=slider_ranges(mu), pad_xy=pad_xy, pad_labels=np.asarray(labels, np.float32),

@@ -193,7 +193,7 @@ def decode_request(s: Session, z: list[float]) -> float:
     query = urllib.parse.urlencode({"m": h["model"], "z": ",".join(map(str, z))})
     started = time.perf_counter()
     origin = "{0.scheme}://{0.netloc}".format(urllib.parse.urlsplit(s.url))  # the route's path is absolute
-    body = urllib.request.urlopen(f"{origin}{h['remote']}?{query}", timeout=30).read()
+    body = urllib.request.urlopen(f"{origin}{h['remote']['url']}?{query}", timeout=30).read()
     if len(body) != 784:
         raise ProtocolError(f"server decoding sent {len(body)} bytes, not 784")
     return time.perf_counter() - started

@@ -99,7 +99,8 @@ def test_server_decoding_sends_no_weights_and_names_the_route(tiny_home):
     live_blob = component_data(at, "vae_live_decoder")
     at.sidebar.toggle[0].set_value(False).run()
     blob, header = component_data(at, "vae_live_decoder"), decoder_header(at)
-    assert header["remote"] == remote.url() == "/api/vae/decode" and header["layers"] == []
+    assert header["remote"] == remote.for_page() == {"url": "/api/vae/decode", "every_ms": remote.EVERY_MS}
+    assert header["layers"] == []
     assert len(blob) < len(live_blob) - 10_000  # the pad's points, not the weights
     # the route decodes with this model: what the page asks for is what torch decodes
     view = remote._offered[header["model"]][0]
@@ -171,7 +172,7 @@ def test_decoder_the_page_cannot_run_falls_back_to_server_decoding(tiny_home, mo
     at.sidebar.selectbox(key="ckpt").set_value("runs/conv/model.pt").run()
     assert at.sidebar.toggle[0].value is False and at.sidebar.toggle[0].disabled
     assert any("the server decodes each frame" in c.value for c in at.sidebar.caption)
-    assert decoder_header(at)["remote"] == remote.url()  # the panel asks the server's route
+    assert decoder_header(at)["remote"]["url"] == remote.url()  # the panel asks the server's route
 
 
 def test_picker_offers_nothing_outside_its_folders(tmp_path):

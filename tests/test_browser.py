@@ -11,7 +11,7 @@ import torch
 
 from testkit.browser import (CHROMIUM, COUNT_SENT_JS, POINT_XY_JS, ROOT, chromium, click_map_point, isolated_point, load_live_decoder,
                      map_shapes, pointer_path, serve, wait_for_app, wait_idle)
-from explorer import page as page_js, picker, weights
+from explorer import page as page_js, picker, remote, weights
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.model import VAE, VAEConfig
 
@@ -163,6 +163,39 @@ def test_a_refused_server_decode_is_one_line_under_the_digit(app_url):
         slider.press("ArrowRight")
         page.wait_for_function(f"window.__vaeLive.frames > {frames}", timeout=10_000)
         assert stats.inner_text().startswith("decoded on the server")
+
+
+def test_server_decoding_asks_one_at_a_time_paced_and_the_latest_z_last():
+    """live.js's requests to the route, against a stub server that answers quickly or slowly: asked every 4 ms
+    for 1 s, it starts one at most every `every_ms`, never two at once, asks for the latest z last,
+    and asks nothing once stopped."""
+    with chromium() as page:
+        got = page.evaluate("""async ([source, everyMs]) => {
+          const { remoteDecoder } = await import(URL.createObjectURL(new Blob([source], {type: 'text/javascript'})));
+          const starts = [], painted = [];
+          let open = 0, most = 0;
+          window.fetch = async (url) => {
+            starts.push(performance.now()); most = Math.max(most, ++open);
+            await new Promise((r) => setTimeout(r, starts.length % 2 ? 2 : 1.5 * everyMs));  // quick, then slow
+            open -= 1;
+            return new Response(new Uint8Array(784), {status: 200});
+          };
+          const h = {model: 'm', remote: {url: '/api/vae/decode', every_ms: everyMs}};
+          const server = remoteDecoder(h, (bytes, z) => painted.push(z[0]), (p) => painted.push(p));
+          let k = 0;
+          await new Promise((done) => {
+            const t = setInterval(() => { server.ask([k++, 0]); if (k === 250) { clearInterval(t); done(); } }, 4);
+          });
+          await new Promise((r) => setTimeout(r, 3 * everyMs));
+          const before = starts.length, lastPainted = painted[painted.length - 1];
+          server.stop(); server.ask([999, 0]);
+          await new Promise((r) => setTimeout(r, 3 * everyMs));
+          return {starts, lastPainted, most, last: k - 1, afterStop: starts.length - before};
+        }""", [page_js.module(page_js.NETS, "live.js"), remote.EVERY_MS])
+    gaps = np.diff(got["starts"])
+    assert len(got["starts"]) >= 10 and gaps.min() >= remote.EVERY_MS - 1, (len(got["starts"]), gaps.min())
+    assert got["most"] == 1 and got["lastPainted"] == got["last"]
+    assert got["afterStop"] == 0
 
 
 def test_hovering_a_point_shows_that_test_digit(app_url, mnist_test):

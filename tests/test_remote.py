@@ -80,7 +80,7 @@ def _route_answers(url) -> dict:
 
     def get(query: str):
         try:
-            with urllib.request.urlopen(f"{origin}{h['remote']}?{query}", timeout=30) as r:
+            with urllib.request.urlopen(f"{origin}{h['remote']['url']}?{query}", timeout=30) as r:
                 return r.status, r.headers.get("Content-Type"), r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.headers.get("Content-Type"), e.read()
@@ -97,7 +97,7 @@ def test_streamlit_run_serves_the_route_beside_the_app(base):
     flags = ("--server.baseUrlPath", base) if base else ()
     with serve(flags=flags) as url:
         got = _route_answers(url + ("/" + base if base else ""))
-    assert got["header"]["remote"] == ("/" + base if base else "") + "/api/vae/decode"
+    assert got["header"]["remote"]["url"] == ("/" + base if base else "") + "/api/vae/decode"
     status, kind, body = got["pixels"]
     assert (status, kind, len(body)) == (200, "application/octet-stream", 784)
     model, _ = load_checkpoint(SHIPPED)
