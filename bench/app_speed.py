@@ -15,7 +15,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from testkit.apptest import commit  # noqa: E402
-from testkit.browser import CHROMIUM, COUNT_SENT_JS, chromium, load_live_decoder, pointer_path, serve  # noqa: E402
+from testkit.browser import (CHROMIUM, COUNT_SENT_JS, chromium, decode_on_the_server, load_live_decoder,  # noqa: E402
+                             pointer_path, serve)
 
 
 def pct(xs, q) -> float:
@@ -138,9 +139,7 @@ def server_decoding_paired(moves: int) -> None:
     with serve() as ours_url, serve(script="bench/baseline_app.py") as bare_url, chromium() as ours:
         bare = ours.context.browser.new_page(viewport={"width": 1400, "height": 1000})
         ours.goto(ours_url)
-        ours.wait_for_function("window.__vaeLive && window.__vaeLive.frames > 0", timeout=90_000)
-        ours.get_by_text("Live decoding in the browser").click()
-        ours.wait_for_function("window.__vaeLive.remote && window.__vaeLive.lastFrameAt", timeout=60_000)
+        decode_on_the_server(ours)
         ours.evaluate("document.addEventListener('pointerup', () => { window.__up = performance.now(); }, true)")
         ours_slider = ours.get_by_role("slider", name="live z0")
         bare.goto(bare_url)

@@ -104,6 +104,15 @@ def wait_for_app(page, url: str, timeout_ms: int = 90_000) -> None:
     page.locator(".js-plotly-plot").first.wait_for(timeout=timeout_ms)
 
 
+def decode_on_the_server(page) -> None:
+    """Switch the open app's live decoding off; returns once the first frame decoded on the server is
+    in the panel and the page is idle."""
+    page.wait_for_function("window.__vaeLive && window.__vaeLive.frames > 0", timeout=90_000)
+    page.get_by_text("Live decoding in the browser").click()
+    page.wait_for_function("window.__vaeLive.remote && window.__vaeLive.lastFrameAt", timeout=60_000)
+    wait_idle(page)
+
+
 def wait_idle(page, settle_ms: int = 500, timeout_ms: int = 60_000) -> None:
     """Wait until the app has no script run in flight (Streamlit's status widget is gone), then settle."""
     page.wait_for_timeout(200)

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from testkit.browser import (CHROMIUM, COUNT_SENT_JS, POINT_XY_JS, ROOT, chromium, click_map_point, isolated_point, load_live_decoder,
-                     map_shapes, pointer_path, serve, wait_for_app, wait_idle)
+from testkit.browser import (CHROMIUM, COUNT_SENT_JS, POINT_XY_JS, ROOT, chromium, click_map_point, decode_on_the_server,
+                             isolated_point, load_live_decoder, map_shapes, pointer_path, serve, wait_for_app,
+                             wait_idle)
 from explorer import page as page_js, picker, remote, weights
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.model import VAE, VAEConfig
@@ -115,10 +116,7 @@ def test_server_decoding_redraws_digit_and_map_cross(app_url):
 
     with chromium() as page:
         wait_for_app(page, app_url)
-        page.wait_for_function("window.__vaeLive && window.__vaeLive.frames > 0", timeout=60_000)
-        page.get_by_text("Live decoding in the browser").click()
-        page.wait_for_function("window.__vaeLive.remote", timeout=30_000)
-        wait_idle(page)
+        decode_on_the_server(page)
         assert page.get_by_test_id("live-stats").inner_text().startswith("decoded on the server")
         frames = page.evaluate("window.__vaeLive.frames")
         slider = page.get_by_role("slider", name="live z0")
@@ -144,10 +142,7 @@ def test_a_refused_server_decode_is_one_line_under_the_digit(app_url):
     shows under the digit, and the digit drawn last stays; the next good answer clears it."""
     with chromium() as page:
         wait_for_app(page, app_url)
-        page.wait_for_function("window.__vaeLive && window.__vaeLive.frames > 0", timeout=60_000)
-        page.get_by_text("Live decoding in the browser").click()
-        page.wait_for_function("window.__vaeLive.remote && window.__vaeLive.lastFrameAt", timeout=30_000)
-        wait_idle(page)
+        decode_on_the_server(page)
         frames = page.evaluate("window.__vaeLive.frames")
         refusal = "this model is not open on the server any more: reload the page"
         page.route("**/api/vae/decode?*", lambda route: route.fulfill(status=404, body=refusal,
