@@ -64,7 +64,9 @@ export default function (component) {
   if (!data) return;
   // a render with new data (live <-> server decoding) replaces the last one, whose listeners would
   // otherwise take the next point first: Streamlit calls a render's cleanup only when it unmounts
-  unmounts.get(key)?.();
+  const previous = unmounts.get(key);
+  unmounts.delete(key);
+  previous?.();
   parentElement.querySelectorAll(".vae-live").forEach((n) => n.remove());
   let model;
   try {

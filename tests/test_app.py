@@ -172,7 +172,12 @@ def test_decoder_the_page_cannot_run_falls_back_to_server_decoding(tiny_home, mo
     at.sidebar.selectbox(key="ckpt").set_value("runs/conv/model.pt").run()
     assert at.sidebar.toggle[0].value is False and at.sidebar.toggle[0].disabled
     assert any("the server decodes each frame" in c.value for c in at.sidebar.caption)
-    assert decoder_header(at)["remote"]["url"] == remote.url()  # the panel asks the server's route
+    header = decoder_header(at)
+    assert header["remote"]["url"] == remote.url()  # the panel asks the server's route, which decodes with torch
+    view, z = remote.parse({"m": header["model"], "z": "1.5,-0.5"})
+    model, _ = load_checkpoint(tiny_home / "runs" / "conv" / "model.pt")
+    want = models.decode(model, np.array([[1.5, -0.5]], np.float32))[0].ravel()
+    assert np.abs(np.frombuffer(remote.pixels(view, z), np.uint8) - 255 * want).max() <= 1
 
 
 def test_picker_offers_nothing_outside_its_folders(tmp_path):
