@@ -1,8 +1,6 @@
 """Decoding with a view's model. An MLP decoder runs in numpy from the snapshot's weights blob (the
 same weights the page decodes with), so the server path needs no torch and never waits on torch's
 thread pool; other decoders use the torch model, imported on first use."""
-import json
-import struct
 
 import numpy as np
 import streamlit as st
@@ -14,12 +12,11 @@ from explorer.snapshot import Snapshot
 def _mlp(ident: str, _blob: bytes) -> list | None:
     """[(W [out, in], b [out], relu)] from a weights blob whose steps are all linear, else None.
     Cached by the view's ident alone: hashing the 3 MB blob would cost more than the decode."""
-    blob = _blob
-    n = struct.unpack("<I", blob[4:8])[0]
-    header = json.loads(blob[8:8 + n])
+    from explorer.weights import read_header
+    header, start = read_header(_blob)
     if not header["layers"] or any(step["op"] != "linear" for step in header["layers"]):
         return None
-    floats = np.frombuffer(blob, "<f4", count=header["n_floats"], offset=8 + n)
+    floats = np.frombuffer(_blob, "<f4", count=header["n_floats"], offset=start)
     layers = []
     for step in header["layers"]:
         W = floats[step["w"]:step["w"] + step["in"] * step["out"]].reshape(step["out"], step["in"])

@@ -72,6 +72,12 @@ def _layers(ops, put) -> list[dict]:
     return layers
 
 
+def read_header(blob: bytes) -> tuple[dict, int]:
+    """A blob's JSON header and the offset in bytes where its floats start (the layout in pack())."""
+    n = struct.unpack("<I", blob[4:8])[0]
+    return json.loads(blob[8:8 + n]), 8 + n
+
+
 class _Floats:
     """The blob's float32 payload, built array by array; put() returns each array's offset in floats."""
 

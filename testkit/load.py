@@ -8,7 +8,6 @@ import os
 import random
 import shutil
 import statistics
-import struct
 import threading
 import time
 import urllib.error
@@ -177,9 +176,8 @@ async def act(s: Session, action: str, rng: random.Random, live: bool, checkpoin
 
 def decoder_header(s: Session) -> dict:
     """The header of the decoder panel's blob as last sent (explorer/weights.py: pack)."""
-    blob = s.component_data["live"]
-    n = struct.unpack("<I", blob[4:8])[0]
-    return json.loads(blob[8:8 + n])
+    from explorer.weights import read_header
+    return read_header(s.component_data["live"])[0]
 
 
 def latent_dim(s: Session) -> int:

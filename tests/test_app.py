@@ -52,9 +52,7 @@ def fresh_snapshots(tmp_path, monkeypatch) -> None:
 
 def decoder_header(at) -> dict:
     """The header of the decoder panel's blob (explorer/weights.py: pack)."""
-    blob = component_data(at, "vae_live_decoder")
-    n = int.from_bytes(blob[4:8], "little")
-    return json.loads(blob[8:8 + n])
+    return weights.read_header(component_data(at, "vae_live_decoder"))[0]
 
 
 def pick(at, index: int) -> None:

@@ -288,15 +288,14 @@ MOUNT_LIVE_JS = """async ([source, b64]) => {
 def test_live_decoder_refuses_an_unknown_version_or_op_visibly(change, words):
     torch.manual_seed(0)
     blob = weights.pack(VAE(VAEConfig(latent_dim=2, hidden=[8])), ident="t", ranges=[[-3, 3]] * 2)
-    n = int.from_bytes(blob[4:8], "little")
-    header = json.loads(blob[8:8 + n])
+    header, start = weights.read_header(blob)
     if "version" in change:
         header["version"] = change["version"]
     else:
         header["layers"][0]["op"] = change["op"]
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 4)
-    bad = blob[:4] + len(text).to_bytes(4, "little") + text + blob[8 + n:]
+    bad = blob[:4] + len(text).to_bytes(4, "little") + text + blob[start:]
     with chromium() as page:
         page.goto("about:blank")
         out = page.evaluate(MOUNT_LIVE_JS, [page_js.module(page_js.NETS, "live.js"),

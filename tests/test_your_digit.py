@@ -146,8 +146,7 @@ def test_encoders_run_in_the_page(arch):
     kinds = [kind for kind, *_ in weights.encoder_ops(model)]
     assert kinds == (["linear"] * 2 if arch == "mlp" else ["conv", "conv", "linear", "linear"])
     blob = weights.pack_encoder(model, model_id="m", prep=prep.constants(), with_decoder=True)
-    n = int.from_bytes(blob[4:8], "little")
-    header = json.loads(blob[8:8 + n])
+    header, _ = weights.read_header(blob)
     assert header["role"] == "encoder" and header["prep"] == prep.constants() and header["decoder"]
     assert header["n_floats"] == sum(p.numel() for p in model.parameters())
 
@@ -400,12 +399,11 @@ MOUNT_DRAW_JS = """async ([encoderSource, drawSource, blob64, message]) => {
 
 
 def _with_header(blob: bytes, change) -> bytes:
-    n = int.from_bytes(blob[4:8], "little")
-    header = json.loads(blob[8:8 + n])
+    header, start = weights.read_header(blob)
     change(header)
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 4)
-    return blob[:4] + len(text).to_bytes(4, "little") + text + blob[8 + n:]
+    return blob[:4] + len(text).to_bytes(4, "little") + text + blob[start:]
 
 
 @browser
