@@ -54,7 +54,6 @@ def decoder_panel(view, proj, opts, use_live: bool) -> None:
     """Sliders and pad, digit, and what moves with z in the page. The page decodes each frame itself
     (live) or asks the server's route for it (explorer/remote.py); a release commits z, which reruns
     only this fragment (as does a prior sample), not the sidebar, the map or the selection panel."""
-    started = time.perf_counter()
     live.live_decoder(view, (opts["i"], opts["j"]), remote=not use_live)
     decoder.digit(view)
     # what moves with z, for code already in the page: one small element (the page's runs draw the
@@ -62,8 +61,6 @@ def decoder_panel(view, proj, opts, use_live: bool) -> None:
     post.send(state.Key.POST, {"overlays": latent_map.decoder_overlay(proj),
                                "link": link.message(view.name, view.latent_dim),
                                "point": live.point(view, (opts["i"], opts["j"]))})
-    if TIMING:
-        print(f"timing: decoder fragment {1000 * (time.perf_counter() - started):.2f} ms", file=sys.stderr, flush=True)
 
 
 VIEWS = dict(zip(state.VIEWS, (explore_tab, lambda view, *_: canvas.tab(view),

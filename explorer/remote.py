@@ -6,7 +6,7 @@ release, as in live decoding (the panel's commit), for the map's cross, the link
 
     GET <server.baseUrlPath>/api/vae/decode?m=<model ident>&z=<v0>,<v1>,...
     200: 784 bytes, the pixel means x 255 rounded, row-major 28 x 28 (application/octet-stream)
-    400 / 404: one line of text saying what is wrong (the panel shows it)
+    400 / 404 / 500: one line of text saying what is wrong (the panel shows it)
 
 Only models that a session of this server has open can be asked for (`offer`), by the ident the
 page was sent; z must have that model's latent size and finite values, and is clipped into its
