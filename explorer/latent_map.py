@@ -23,13 +23,15 @@ def _underlay_uri(_view, ident: str, center: tuple, W: tuple, extent: tuple, n: 
     return images.inline(png)
 
 
-PREVIEW_VERSION = 1  # of the preview message; map_preview.js refuses any other
+PREVIEW_VERSION = 2  # of the preview message; map_preview.js refuses any other
 # px around the chart's plot area: its layout margins plus the tick labels and axis titles (left,
 # bottom) and the legend (right), as Plotly lays out the map (gd._fullLayout._size); the preview draws inside
 PREVIEW_MARGIN = {"l": 65, "r": 70, "t": 30, "b": 65}  # Plotly: 65, 69, 30, 65 at 532 px wide
 _preview = st.components.v2.component("vae_map_preview", js=page.module(page.DOM, page.BORROWED, "map_preview.js"), css="""
 .vae-preview { position: relative; }
 .vae-preview .note { position: absolute; top: 4px; left: 8px; font-size: 13px; color: #555; }
+.vae-preview .tip { position: absolute; display: none; pointer-events: none; white-space: nowrap; font-size: 13px;
+  background: #fff; border: 1px solid; border-radius: 3px; padding: 1px 6px; }
 .vae-preview.error { color: #b00020; font-size: 13px; }
 """)
 
@@ -50,11 +52,12 @@ def _map_for(view: Snapshot, proj: Projection, opts: dict) -> tuple[go.Figure, b
                 opts["underlay"], opts["contours"])
 
 
-def preview_message(xy: np.ndarray, labels: np.ndarray, fig: go.Figure) -> bytes:
-    """The points [N, 2] and labels [N] of `fig` as map_preview.js draws them (docs/page-protocol.md)."""
+def preview_message(xy: np.ndarray, labels: np.ndarray, classes: list[str], fig: go.Figure) -> bytes:
+    """The points [N, 2] (point i is test digit i) and labels [N] of `fig` as map_preview.js draws
+    them, with the class names its hover label shows (docs/page-protocol.md)."""
     header = {"v": PREVIEW_VERSION, "map_key": map_overlays.MAP_KEY, "n": len(xy), "height": fig.layout.height,
               "x_range": list(fig.layout.xaxis.range), "y_range": list(fig.layout.yaxis.range),
-              "colors": list(figures.PALETTE), "size": fig.data[0].marker.size, "opacity": fig.data[0].marker.opacity,
+              "colors": list(figures.PALETTE), "classes": list(classes), "size": fig.data[0].marker.size, "opacity": fig.data[0].marker.opacity,
               "margin": PREVIEW_MARGIN}
     return (json.dumps(header).encode() + b"\n" + np.ascontiguousarray(xy, "<f4").tobytes()
             + np.asarray(labels, np.uint8).tobytes())
@@ -75,15 +78,17 @@ def _map(_view, _proj, ident: str, titles: tuple, center: bytes, W: bytes,
         fig.update_yaxes(range=[lo[1], hi[1]])
     if contours:
         figures.add_prior_contours(fig, proj.to_xy(np.zeros(view.latent_dim)))
-    return fig, preview_message(xy, view.labels, fig)
+    return fig, preview_message(xy, view.labels, view.classes, fig)
 
 
 def take_click() -> None:
-    """Take a click on the map as Streamlit reports it, before anything that shows the selection
-    is drawn (the chart itself may be drawn later in the run)."""
+    """Take a click on the map, on the chart as Streamlit reports it or on its preview while
+    plotly.js loads, before anything that shows the selection is drawn (the chart itself may be
+    drawn later in the run)."""
     event = state.map_event()
     points = event.selection.points if event is not None else []
     state.take_pick(int(points[0]["customdata"]) if points else None)
+    state.take_preview_click()
 
 
 def chart(view: Snapshot, proj: Projection, opts: dict) -> None:

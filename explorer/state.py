@@ -25,7 +25,8 @@ class Key:
     LIVE = "live"  # the in-page decoder
     POST = "post"  # invisible page helper: the decoder fragment's small messages (post.py)
     MAP_OVERLAYS, MAP_HOVER = "map_overlays", "map_hover"  # invisible page helpers
-    MAP_PREVIEW = "map_preview"  # the map's still picture while plotly.js loads
+    MAP_PREVIEW = "map_preview"  # the map drawn from its points while plotly.js loads (its clicks)
+    LAST_PREVIEW_CLICK = "last_preview_click"  # the last click on it taken
     PRELOAD = "preload"  # written literally in preload.py, which runs before any other import
     STATE_FOR = "state_for"  # the checkpoint ident the values below belong to
     Z, Z_VERSION, Z_PUSHED = "z", "z_version", "z_pushed"  # decoder point; bumped when Python moves it
@@ -114,6 +115,20 @@ def take_pick(picked: int | None) -> None:
         ss[Key.LAST_PICK] = picked
         if picked is not None:
             ss[Key.SELECTED] = picked
+
+
+def take_preview_click() -> None:
+    """A click on the map's preview (map_preview.js), state "click": {index, at}; a new `at` is a new
+    click. An index that is not a test digit of this checkpoint (a page that is not ours) is dropped."""
+    click = (ss.get(Key.MAP_PREVIEW) or {}).get("click")
+    if not isinstance(click, dict) or click.get("at") == ss.get(Key.LAST_PREVIEW_CLICK):
+        return
+    ss[Key.LAST_PREVIEW_CLICK] = click.get("at")
+    index = click.get("index")
+    if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < ss[Key.N_TEST]:
+        ss[Key.SELECTED] = index
+    else:
+        log.info("dropped a map preview click on %r", index)
 
 
 def select(index: int) -> None:

@@ -11,7 +11,7 @@ from streamlit.runtime.context import ContextProxy
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
-from testkit.apptest import commit
+from testkit.apptest import commit, send_state
 from explorer import link, models, picker, post, remote, selection, sidebar, snapshot, weights
 from vae_core import data
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
@@ -142,6 +142,25 @@ def test_clicking_a_point_shows_the_reconstruction_panel(tiny_home):
     model, _ = load_checkpoint(tiny_home / "checkpoints" / "tiny-z5.pt")
     mu = models.encodings(model, "mnist")[0]
     np.testing.assert_allclose(at.session_state["z"], mu[123], atol=5e-3)
+
+
+def test_a_click_on_the_maps_preview_opens_that_digit_once(tiny_home):
+    """While plotly.js loads, the map's preview (map_preview.js) takes clicks: state {"click": {index, at}}."""
+    at = app()
+    at.sidebar.selectbox(key="ckpt").set_value("checkpoints/tiny-z5.pt").run()
+    send_state(at, "vae_map_preview", {"click": {"index": 77, "at": 1}})
+    assert not at.exception and at.session_state["selected"] == 77
+    assert any(h.value.startswith("Test digit #77") for h in at.subheader)
+    pick(at, 123)  # then a click on the chart, once it is drawn
+    assert at.session_state["selected"] == 123
+    send_state(at, "vae_map_preview", {"click": {"index": 77, "at": 1}})  # the same click, sent again
+    assert at.session_state["selected"] == 123
+    n = at.session_state["n_test"]
+    for k, index in enumerate([n, -1, "5", True, None, 1e3]):  # not a test digit of this checkpoint
+        send_state(at, "vae_map_preview", {"click": {"index": index, "at": 2 + k}})
+        assert not at.exception and at.session_state["selected"] == 123, index
+    send_state(at, "vae_map_preview", {"click": {"index": n - 1, "at": 9}})
+    assert at.session_state["selected"] == n - 1
 
 
 def test_a_click_on_the_map_is_ringed_on_the_map_in_the_same_run(tiny_home):

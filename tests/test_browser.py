@@ -35,7 +35,7 @@ def z_caption(page) -> str:
     return page.get_by_text(re.compile(r"^z = \(")).first.inner_text()
 
 
-def test_the_map_is_seen_before_plotly_js_arrives_and_the_chart_takes_its_place(app_url):
+def test_the_map_is_seen_and_clicked_before_plotly_js_arrives_and_the_chart_takes_its_place(app_url):
     held = []  # Streamlit's plotly.js chunk, held back: as on a slow cold start
     with chromium(viewport=(1400, 1000)) as page:
         page.route("**/PlotlyChart.*.js", lambda route: held.append(route))
@@ -43,10 +43,17 @@ def test_the_map_is_seen_before_plotly_js_arrives_and_the_chart_takes_its_place(
         preview = page.get_by_test_id("map-preview")
         preview.wait_for(timeout=30_000)
         assert page.evaluate("window.__vaeMapPreview.points") == 10_000
-        assert "Loading the interactive map" in preview.inner_text()
+        assert "zoom and pan are loading" in preview.inner_text()
         page.wait_for_function("window.__vaeLive && window.__vaeLive.frames > 0")  # the digit does not wait either
         box = preview.bounding_box()
         assert held and page.evaluate("window.Plotly === undefined")
+        # the map already answers: a hovered point says what it is, a clicked one opens below
+        x, y = page.evaluate("window.__vaeMapPreview.place(1234)")
+        page.mouse.move(x, y)
+        assert re.fullmatch(r"\d · test #1234", page.get_by_test_id("map-preview-tip").inner_text())
+        page.mouse.click(x, y)
+        page.get_by_text(re.compile(r"^Test digit #1234 · \d$")).wait_for(timeout=30_000)
+        assert page.evaluate("window.Plotly === undefined") and preview.count() == 1
         for route in held:
             route.continue_()
         page.wait_for_function("document.querySelector('.st-key-map .js-plotly-plot .gl-container canvas')",
@@ -56,6 +63,7 @@ def test_the_map_is_seen_before_plotly_js_arrives_and_the_chart_takes_its_place(
         chart = page.locator(".st-key-map .js-plotly-plot").bounding_box()
         assert abs(chart["x"] - box["x"]) <= 2 and abs(chart["width"] - box["width"]) <= 2, (box, chart)
         assert abs(chart["height"] - box["height"]) <= 2, (box, chart)
+        assert page.get_by_text(re.compile(r"^Test digit #1234 · ")).count() == 1  # the chart keeps the selection
 
 
 def test_load_slide_click_and_see_reconstruction(app_url):

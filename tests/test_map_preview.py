@@ -22,12 +22,12 @@ def test_the_message_holds_the_figures_points_ranges_and_colours():
     rng = np.random.default_rng(0)
     xy, labels = rng.normal(size=(500, 2)).astype(np.float32), rng.integers(0, 10, 500)
     fig = figures.latent_map(xy, labels, CLASSES)
-    h, got_xy, got_labels = parse(latent_map.preview_message(xy, labels, fig))
+    h, got_xy, got_labels = parse(latent_map.preview_message(xy, labels, CLASSES, fig))
     assert h["v"] == latent_map.PREVIEW_VERSION and h["map_key"] == "map" and h["n"] == 500
     np.testing.assert_array_equal(got_xy, xy)
     np.testing.assert_array_equal(got_labels, labels)
     assert h["x_range"] == list(fig.layout.xaxis.range) and h["y_range"] == list(fig.layout.yaxis.range)
-    assert h["height"] == fig.layout.height and h["colors"] == list(figures.PALETTE)
+    assert h["height"] == fig.layout.height and h["colors"] == list(figures.PALETTE) and h["classes"] == CLASSES
 
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)")
@@ -42,7 +42,8 @@ MOUNT_JS = """async ([source, data, plotlyFirst, at]) => {
   document.body.appendChild(holder);
   const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
   const mount = (await import(url)).default;
-  mount({data: new Uint8Array(data), setStateValue: () => {}, parentElement: holder});
+  window.__sets = [];
+  mount({data: new Uint8Array(data), setStateValue: (k, v) => window.__sets.push([k, v]), parentElement: holder});
   console.error = log;
   const canvas = holder.querySelector('[data-testid="map-preview"] canvas');
   const error = holder.querySelector('[data-testid="map-preview-error"]');
@@ -76,13 +77,13 @@ def test_each_point_is_drawn_in_its_class_colour_where_the_chart_puts_it():
     xy = np.array([[-2, -2], [0, 1], [2, -1], [1, -2]], np.float32)
     labels = np.array([0, 3, 9, 12])  # a 13th class wraps round the palette, as in the chart
     classes = [str(c) for c in range(13)]
-    message = latent_map.preview_message(xy, labels, figures.latent_map(xy, labels, classes))
+    message = latent_map.preview_message(xy, labels, classes, figures.latent_map(xy, labels, classes))
     h = parse(message)[0]
     with chromium() as page:
         page.goto("about:blank")
         out = page.evaluate(MOUNT_JS, [page_js.module(page_js.DOM, page_js.BORROWED, "map_preview.js"), list(message), False,
                                        where(h, xy)])
-    assert out["drawn"] and not out["errors"] and "Loading the interactive map" in out["note"], out
+    assert out["drawn"] and not out["errors"] and "zoom and pan are loading" in out["note"], out
     for pixel, label in zip(out["pixels"], labels):
         want = hex_rgb(figures.PALETTE[label % len(figures.PALETTE)])
         assert pixel[3] > 100 and max(abs(a - b) for a, b in zip(pixel[:3], want)) <= 2, (pixel, want)
@@ -90,12 +91,12 @@ def test_each_point_is_drawn_in_its_class_colour_where_the_chart_puts_it():
 
 
 @needs_chromium
-@pytest.mark.parametrize("bad, words", [("version", "message version 2"), ("short", "bytes for 3 points")])
+@pytest.mark.parametrize("bad, words", [("version", "message version 3"), ("short", "bytes for 3 points")])
 def test_a_message_it_cannot_read_is_refused_in_the_panel_and_the_console(bad, words):
     xy, labels = np.zeros((3, 2), np.float32), np.zeros(3, int)
-    message = latent_map.preview_message(xy, labels, figures.latent_map(xy, labels, CLASSES))
+    message = latent_map.preview_message(xy, labels, CLASSES, figures.latent_map(xy, labels, CLASSES))
     if bad == "version":
-        message = message.replace(b'"v": 1', b'"v": 2', 1)
+        message = message.replace(b'"v": 2', b'"v": 3', 1)
     else:
         message = message[:-5]
     with chromium() as page:
@@ -107,7 +108,7 @@ def test_a_message_it_cannot_read_is_refused_in_the_panel_and_the_console(bad, w
 @needs_chromium
 def test_it_steps_aside_for_a_drawn_chart_and_draws_nothing_once_plotly_is_loaded():
     xy, labels = np.zeros((3, 2), np.float32), np.zeros(3, int)
-    message = list(latent_map.preview_message(xy, labels, figures.latent_map(xy, labels, CLASSES)))
+    message = list(latent_map.preview_message(xy, labels, CLASSES, figures.latent_map(xy, labels, CLASSES)))
     source = page_js.module(page_js.DOM, page_js.BORROWED, "map_preview.js")
     with chromium() as page:
         page.goto("about:blank")
@@ -118,3 +119,35 @@ def test_it_steps_aside_for_a_drawn_chart_and_draws_nothing_once_plotly_is_loade
         assert page.locator('[data-testid="map-preview"]').count() == 0
         page.goto("about:blank")
         assert not page.evaluate(MOUNT_JS, [source, message, True, []])["drawn"]
+
+
+@needs_chromium
+def test_a_hovered_point_is_named_and_a_clicked_one_is_sent_and_ringed():
+    xy = np.array([[-2, -2], [0, 1], [2, -1], [1, -2]], np.float32)
+    labels = np.array([0, 3, 9, 3])
+    message = latent_map.preview_message(xy, labels, CLASSES, figures.latent_map(xy, labels, CLASSES))
+    spots = where(parse(message)[0], xy)
+    with chromium() as page:
+        page.goto("about:blank")
+        out = page.evaluate(MOUNT_JS, [page_js.module(page_js.DOM, page_js.BORROWED, "map_preview.js"), list(message),
+                                       False, spots])
+        assert out["drawn"], out
+        box = page.locator('[data-testid="map-preview"] canvas').bounding_box()
+        tip = page.get_by_test_id("map-preview-tip")
+        for i in (3, 1):
+            x, y = box["x"] + spots[i][0] + 2, box["y"] + spots[i][1] - 2  # near, not on, its centre
+            page.mouse.move(x, y)
+            assert tip.inner_text() == f"{CLASSES[labels[i]]} · test #{i}"
+        page.mouse.click(x, y)
+        sets = page.evaluate("window.__sets")
+        assert [(k, v["index"]) for k, v in sets] == [("click", 1)] and sets[0][1]["at"] > 0
+        ring = page.evaluate("""([x, y]) => {  // dark pixels round point 1: its ring
+          const c = document.querySelector('[data-testid="map-preview"] canvas'), g = c.getContext('2d');
+          const d = g.getImageData(Math.round(x - 9), Math.round(y - 9), 18, 18).data;
+          let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 200 && d[i] < 60 && d[i + 1] < 60) n++;
+          return n; }""", spots[1])
+        assert ring > 20, ring
+        page.mouse.move(box["x"] + 5, box["y"] + box["height"] - 5)  # no point there
+        assert not tip.is_visible()
+        page.mouse.click(box["x"] + 5, box["y"] + box["height"] - 5)
+        assert len(page.evaluate("window.__sets")) == 1  # a click on no point sends nothing
