@@ -42,30 +42,42 @@ function placing(w, h, shift) {
   const pw = w - m.l - m.r, ph = h.height - m.t - m.b; // the chart's plot area, inside its axes and legend
   const s = Math.min(pw / (x1 - x0), ph / (y1 - y0));
   const ox = m.l + (pw - s * (x1 - x0)) / 2, oy = shift + m.t + (ph - s * (y1 - y0)) / 2;
-  return (x, y) => [ox + (x - x0) * s, oy + (y1 - y) * s];
+  const at = (x, y) => [ox + (x - x0) * s, oy + (y1 - y) * s];
+  return Object.assign(at, { ox: ox - x0 * s, oy: oy + y1 * s, s }); // x -> ox + s x, y -> oy - s y
 }
 
-// the points, round as the chart's, and a ring round the one clicked
+// one dot of `colour`, r css px across, drawn once and stamped for each point of its class
+function dot(colour, r, dpr) {
+  const c = document.createElement("canvas");
+  c.width = c.height = Math.ceil(2 * r * dpr) + 2;
+  const g = c.getContext("2d");
+  g.fillStyle = colour;
+  g.beginPath();
+  g.arc(c.width / 2, c.width / 2, r * dpr, 0, 2 * Math.PI);
+  g.fill();
+  return c;
+}
+
+// the points, round as the chart's, and a ring round the one clicked. As the chart, class by class
+// (one trace each) and each dot on its own: where dots overlap their opacity adds up, so a dense
+// cluster is as deep in colour as in the chart (one filled path per colour covered it only once)
 function draw(canvas, { h, xy, labels }, at) {
   const w = canvas.clientWidth || 600, dpr = window.devicePixelRatio || 1;
   canvas.width = Math.round(w * dpr);
   canvas.height = Math.round(h.height * dpr);
   const g = canvas.getContext("2d");
-  g.scale(dpr, dpr);
   const r = h.size / 2;
-  g.globalAlpha = h.opacity;
   const k = h.colors.length; // class c has colour c mod k, as in the chart
-  for (let c = 0; c < k; c++) { // one path per colour: k fills, not n
-    g.fillStyle = h.colors[c];
-    g.beginPath();
+  const dots = h.colors.map((colour) => dot(colour, r, dpr)), half = dots[0].width / 2;
+  const classes = Math.max(0, ...labels) + 1, ox = at.ox * dpr - half, oy = at.oy * dpr - half, s = at.s * dpr;
+  g.globalAlpha = h.opacity;
+  for (let c = 0; c < classes; c++) {
+    const stamp = dots[c % k];
     for (let i = 0; i < h.n; i++) {
-      if (labels[i] % k !== c) continue;
-      const [px, py] = at(xy[2 * i], xy[2 * i + 1]);
-      g.moveTo(px + r, py);
-      g.arc(px, py, r, 0, 2 * Math.PI);
+      if (labels[i] === c) g.drawImage(stamp, Math.round(ox + s * xy[2 * i]), Math.round(oy - s * xy[2 * i + 1])); // whole pixels: crisp
     }
-    g.fill();
   }
+  g.scale(dpr, dpr);
   if (picked >= 0 && pickedIn === h.text) {
     const [px, py] = at(xy[2 * picked], xy[2 * picked + 1]);
     g.globalAlpha = 1;

@@ -151,3 +151,20 @@ def test_a_hovered_point_is_named_and_a_clicked_one_is_sent_and_ringed():
         assert not tip.is_visible()
         page.mouse.click(box["x"] + 5, box["y"] + box["height"] - 5)
         assert len(page.evaluate("window.__sets")) == 1  # a click on no point sends nothing
+
+
+@needs_chromium
+def test_overlapping_dots_deepen_as_in_the_chart():
+    """Plotly draws each dot on its own, so where dots of one class overlap their opacity adds up;
+    a dense cluster in the preview is as deep in colour (one filled path per class was paler)."""
+    xy = np.array([[0, 0], [0, 0], [0, 0], [2, 2]], np.float32)  # three dots on one spot, one alone
+    labels = np.array([1, 1, 1, 1])
+    message = latent_map.preview_message(xy, labels, CLASSES, figures.latent_map(xy, labels, CLASSES))
+    with chromium() as page:
+        page.goto("about:blank")
+        out = page.evaluate(MOUNT_JS, [page_js.module(page_js.DOM, page_js.BORROWED, "map_preview.js"), list(message),
+                                       False, where(parse(message)[0], xy)[2:]])
+    (*_, stacked), (*_, alone) = out["pixels"]
+    opacity = figures.latent_map(xy, labels, CLASSES).data[0].marker.opacity
+    assert alone == pytest.approx(255 * opacity, abs=3)
+    assert stacked == pytest.approx(255 * (1 - (1 - opacity) ** 3), abs=3), (stacked, alone)
