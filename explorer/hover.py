@@ -10,8 +10,8 @@ from explorer import map_overlays, page, state
 
 COLS = 100  # digits per atlas row (sent to hover.js in each message's header)
 VERSION = 1  # of the messages below; hover.js refuses any other
-_component = st.components.v2.component(
-    "vae_map_hover", js=page.module(page.BORROWED, "hover.js"), css=":host { display: none; }")
+JS = page.module(page.BORROWED, "hover.js")
+_component = st.components.v2.component("vae_map_hover", js=JS, css=":host { display: none; }")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -27,7 +27,8 @@ PREVIEW_VERSION = 2  # of the preview message; map_preview.js refuses any other
 # px around the chart's plot area: its layout margins plus the tick labels and axis titles (left,
 # bottom) and the legend (right), as Plotly lays out the map (gd._fullLayout._size); the preview draws inside
 PREVIEW_MARGIN = {"l": 65, "r": 70, "t": 30, "b": 65}  # Plotly: 65, 69, 30, 65 at 532 px wide
-_preview = st.components.v2.component("vae_map_preview", js=page.module(page.DOM, page.BORROWED, "map_preview.js"), css="""
+PREVIEW_JS = page.module(page.DOM, page.BORROWED, "map_preview.js")
+_preview = st.components.v2.component("vae_map_preview", js=PREVIEW_JS, css="""
 .vae-preview { position: relative; }
 .vae-preview .note { position: absolute; top: 4px; left: 8px; font-size: 13px; color: #555; }
 .vae-preview .tip { position: absolute; display: none; pointer-events: none; white-space: nowrap; font-size: 13px;

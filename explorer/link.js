@@ -3,7 +3,7 @@
 // makes Streamlit's page re-render everything (~5 ms on each slider release) and push a history
 // entry per move, so Back walked through slider positions instead of leaving the app.
 // The message comes as this element's data on the page's runs, and as the "link" part of the decoder
-// fragment's post (post.py) when z moves: this element is not in that fragment.
+// fragment's post (post.py) when z moves: this element is not in that fragment. posts.js precedes this file.
 const VERSION = 1;
 let held = -Infinity; // seq of the message in the address bar: an older one (the element mounting after a
 // newer post, or called again with its old data) is not news
@@ -24,8 +24,7 @@ function take(msg) {
 
 export default function ({ data }) {
   const abort = new AbortController();
-  window.addEventListener("vae-post", (ev) => { if (ev.detail.name === "link") take(ev.detail.part); },
-    { signal: abort.signal });
+  onPosted("link", take, abort.signal); // and the one posted before this mounted
   if (data && data.length) {
     let msg = null;
     try {
@@ -35,6 +34,5 @@ export default function ({ data }) {
     }
     take(msg);
   }
-  if (window.__vaePosts && window.__vaePosts.link) take(window.__vaePosts.link); // posted before this mounted
   return () => abort.abort();
 }

@@ -30,7 +30,8 @@ PLANES = {"pca": "PCA of the means", "axes": "Two latent dims"}
 LAYERS = (Key.UNDERLAY, Key.CONTOURS)  # their names in the link are their keys
 MAX_FIELD = 2000  # characters: longer values are not read at all
 VERSION = 1  # of the link message; link.js refuses any other
-_component = st.components.v2.component("vae_link", js=page.module("link.js"), css=":host { display: none; }")
+JS = page.module(page.POSTS, "link.js")
+_component = st.components.v2.component("vae_link", js=JS, css=":host { display: none; }")
 
 
 def _params() -> dict[str, str]:

@@ -1,12 +1,13 @@
 // The decoder panel: z -> digit on every slider input and pad move, decoded in the page (live) or,
 // when the blob says `remote` (live decoding off), by the server's route (explorer/remote.py).
 // Data in: the weights blob (live.py: pack), once per model; the point Python last set arrives apart,
-// as the "point" part of the decoder fragment's post (post.py; live.py: point), in a "vae-post" event.
+// as the "point" part of the decoder fragment's post (post.py; live.py: point; posts.js: onPosted).
 // State out: {z} on release / click. A blob of another version or with an op this file does not
 // know is refused with a message in the panel and the console, never decoded into NaNs; a request
 // the server refuses shows its one line under the digit.
 
-// The network kernels and the blob reader are in nn.js, which precedes this file in the module.
+// The network kernels and the blob reader are in nn.js, and onPosted in posts.js, which precede this
+// file in the module.
 const models = new Map(); // blob id -> parsed model, kept across re-renders
 const sessions = new Map(); // component key -> {z, version} the user left it at
 const unmounts = new Map(); // component key -> the cleanup of its current render
@@ -101,7 +102,7 @@ function mount(component, model) {
     sess.version = msg.v;
     return true;
   };
-  takePoint((window.__vaePosts || {}).point);
+  takePoint(posted("point")); // before the DOM is built from z
 
   // ---- DOM (rebuilt on each render; listeners die with the abort below)
   const root = el("div", { class: "vae-live" }, parentElement);
@@ -281,11 +282,11 @@ function mount(component, model) {
   }
   let ownRaf = 0; // the user's digit moves while they draw: redraw the pad (only) once per frame
   on(window, "vae-drawn", () => { if (!ownRaf) ownRaf = requestAnimationFrame(() => { ownRaf = 0; drawPad(padZ); }); });
-  on(window, "vae-post", (ev) => {
-    if (ev.detail.name !== "point" || !takePoint(ev.detail.part)) return;
+  onPosted("point", (part) => {
+    if (!takePoint(part)) return;
     sliders.forEach((s, d) => (s.input.value = z[d]));
     show(z);
-  });
+  }, abort.signal);
   draw(z);
   return () => { live = false; server?.stop(); abort.abort(); if (raf) cancelAnimationFrame(raf); if (ownRaf) cancelAnimationFrame(ownRaf); clearTimeout(commitTimer); };
 }

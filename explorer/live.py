@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer import page, state
 
-_JS = page.module(page.NETS, "live.js")
+JS = page.module(page.NETS, page.POSTS, "live.js")
 _CSS = """
 .vae-live { font-family: var(--st-font, sans-serif); font-size: 14px; }
 .vae-live .row { display: flex; gap: 16px; flex-wrap: wrap; align-items: flex-start; }
@@ -20,7 +20,7 @@ _CSS = """
 .vae-live.error { color: #b00020; padding: 8px 0; }
 .vae-live .stats.error { color: #b00020; }
 """
-_component = st.components.v2.component("vae_live_decoder", js=_JS, css=_CSS)
+_component = st.components.v2.component("vae_live_decoder", js=JS, css=_CSS)
 
 
 def sidebar_toggle(supported: bool) -> bool:

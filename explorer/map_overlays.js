@@ -3,7 +3,8 @@
 // as layout shapes with Plotly.relayout: that redraws only the shapes (~10 ms), never the 10k WebGL points,
 // and leaves the chart's spec, zoom, pan and selection alone on reruns.
 
-// borrowed.js (chartByKey, withChart: the Streamlit and Plotly details, checked) precedes this file.
+// borrowed.js (chartByKey, withChart: the Streamlit and Plotly details, checked) and posts.js
+// (onPosted) precede this file.
 const VERSION = 1;
 const FEATURE = "Map overlays";
 
@@ -116,9 +117,7 @@ export default function ({ data }) {
     });
   };
   const abort = new AbortController();
-  window.addEventListener("vae-post", (ev) => { if (ev.detail.name === "overlays") take(ev.detail.part); },
-    { signal: abort.signal });
+  onPosted("overlays", take, abort.signal); // and the one posted before this mounted: taken only where newer
   if (data && data.length) take(JSON.parse(new TextDecoder().decode(data)));
-  take((window.__vaePosts || {}).overlays); // posted before this mounted: taken only where newer
   return () => { abort.abort(); if (waiting) waiting(); };
 }

@@ -9,9 +9,8 @@ from explorer.state import Key
 
 MAP_KEY = Key.MAP  # the latent map chart's key; the page finds the chart by it
 VERSION = 1  # of the overlay message; map_overlays.js refuses any other
-_component = st.components.v2.component(
-    "vae_map_overlays", js=page.module(page.BORROWED, "map_overlays.js"),
-    css=":host { display: none; }")
+JS = page.module(page.BORROWED, page.POSTS, "map_overlays.js")
+_component = st.components.v2.component("vae_map_overlays", js=JS, css=":host { display: none; }")
 
 
 def points(xy: np.ndarray | None, text: list[str] | None = None) -> dict:

@@ -2,13 +2,15 @@
 dom.js (making elements, refusing a message visibly) for every element that draws in its panel,
 nn.js (the network steps and the weights blob reader) for every element that runs a net, borrowed.js
 (what the page takes from Streamlit and Plotly without a public API, checked) for every element that
-touches the map. Written here once, for the app and the tests."""
+touches the map, posts.js (taking the parts post.py sends) for every element that receives them. Each
+component's Python module keeps its module as `JS`, which the tests load as the app does."""
 from pathlib import Path
 
 HERE = Path(__file__).parent
 DOM = "dom.js"
 NETS = (DOM, "nn.js")
 BORROWED = "borrowed.js"
+POSTS = "posts.js"
 
 
 def module(*names: str | tuple[str, ...]) -> str:

@@ -51,8 +51,9 @@ _CSS = """
 .vae-draw .timing { color: #777; font-size: 12px; margin-top: 4px; }
 .vae-draw.error { color: #b00020; padding: 8px 0; }
 """
-_draw = st.components.v2.component("vae_draw", js=page.module(page.NETS, "prep.js", "draw.js"), css=_CSS)
-_encoder = st.components.v2.component("vae_draw_encoder", js=page.module(page.NETS, "encoder.js"), css=":host { display: none; }")
+DRAW_JS, ENCODER_JS = page.module(page.NETS, "prep.js", "draw.js"), page.module(page.NETS, "encoder.js")
+_draw = st.components.v2.component("vae_draw", js=DRAW_JS, css=_CSS)
+_encoder = st.components.v2.component("vae_draw_encoder", js=ENCODER_JS, css=":host { display: none; }")
 _NEAR_JS = """
 export default function ({ data, parentElement, setStateValue }) {
   if (!data) return;

@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from explorer import page as page_js
+from explorer import hover, map_overlays
 from testkit.browser import CHROMIUM, chromium
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)")
 
-# JS: mount a map helper module (borrowed.js + its file) in a blank page beside a fake chart
+# JS: mount a map helper's module (its Python module's JS) in a blank page beside a fake chart
 MOUNT_JS = """async ([source, data, chart, patience]) => {
   window.__vaeBorrowedPatienceMs = patience;
   const errors = [], log = console.error;
@@ -32,8 +32,8 @@ MOUNT_JS = """async ([source, data, chart, patience]) => {
   return {note: note ? note.textContent : null, errors, ok: [...window.__vaeBorrowed.ok]};
 }"""
 
-OVERLAYS = "map_overlays.js", json.dumps({"v": 1, "map_key": "map", "overlays": {}})
-HOVER = "hover.js", "WANT" + json.dumps({"v": 1, "dataset": "mnist", "cols": 100, "map_key": "map"})
+OVERLAYS = map_overlays.JS, json.dumps({"v": 1, "map_key": "map", "overlays": {}})
+HOVER = hover.JS, "WANT" + json.dumps({"v": 1, "dataset": "mnist", "cols": 100, "map_key": "map"})
 
 
 @pytest.mark.parametrize("helper, feature", [(OVERLAYS, "Map overlays"), (HOVER, "Hover thumbnails")])
@@ -43,10 +43,10 @@ HOVER = "hover.js", "WANT" + json.dumps({"v": 1, "dataset": "mnist", "cols": 100
     ({"keyed": False, "fullLayout": True, "on": True, "plotly": True}, "the st-key-<key> class"),
 ])
 def test_a_missing_detail_turns_its_feature_off_visibly(helper, feature, chart, words):
-    name, data = helper
+    source, data = helper
     with chromium() as page:
         page.goto("about:blank")
-        out = page.evaluate(MOUNT_JS, [page_js.module(page_js.BORROWED, name), data, chart, 300])
+        out = page.evaluate(MOUNT_JS, [source, data, chart, 300])
     assert out["note"] and f"{feature} is off" in out["note"] and words in out["note"], out
     assert any(words in e for e in out["errors"]), out
     assert feature not in out["ok"]
@@ -54,17 +54,17 @@ def test_a_missing_detail_turns_its_feature_off_visibly(helper, feature, chart, 
 
 @pytest.mark.parametrize("helper, feature", [(OVERLAYS, "Map overlays"), (HOVER, "Hover thumbnails")])
 def test_with_everything_there_the_feature_is_on_and_nothing_is_said(helper, feature):
-    name, data = helper
+    source, data = helper
     with chromium() as page:
         page.goto("about:blank")
-        out = page.evaluate(MOUNT_JS, [page_js.module(page_js.BORROWED, name), data,
+        out = page.evaluate(MOUNT_JS, [source, data,
                                        {"keyed": True, "fullLayout": True, "on": True, "plotly": True}, 300])
     assert out["note"] is None and not out["errors"] and feature in out["ok"], out
 
 
 def test_hover_asks_for_its_atlas_only_once_the_map_is_drawn():
     # the ask reruns the script and brings 1.9 MB: on a cold start it must not compete with plotly.js
-    name, data = HOVER
+    source, data = HOVER
     with chromium() as page:
         page.goto("about:blank")
         asked = page.evaluate("""async ([source, data]) => {
@@ -75,7 +75,7 @@ def test_hover_asks_for_its_atlas_only_once_the_map_is_drawn():
                  parentElement: document.body});
           await new Promise((done) => setTimeout(done, 1500));
           return window.__asked.length;
-        }""", [page_js.module(page_js.BORROWED, name), data])
+        }""", [source, data])
         assert asked == 0  # no chart yet, the page long idle: nothing asked
         page.evaluate("""() => {
           const holder = document.createElement('div');

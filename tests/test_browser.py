@@ -12,7 +12,7 @@ import torch
 from testkit.browser import (CHROMIUM, COUNT_SENT_JS, POINT_XY_JS, ROOT, chromium, click_map_point, decode_on_the_server,
                              isolated_point, load_live_decoder, map_shapes, pointer_path, serve, wait_for_app,
                              wait_idle)
-from explorer import page as page_js, picker, remote, weights
+from explorer import live, picker, remote, weights
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.model import VAE, VAEConfig
 
@@ -194,7 +194,7 @@ def test_server_decoding_asks_one_at_a_time_paced_and_the_latest_z_last():
           server.stop(); server.ask([999, 0]);
           await new Promise((r) => setTimeout(r, 3 * everyMs));
           return {starts, lastPainted, most, last: k - 1, afterStop: starts.length - before};
-        }""", [page_js.module(page_js.NETS, "live.js"), remote.EVERY_MS])
+        }""", [live.JS, remote.EVERY_MS])
     gaps = np.diff(got["starts"])
     assert len(got["starts"]) >= 10 and gaps.min() >= remote.EVERY_MS - 1, (len(got["starts"]), gaps.min())
     assert got["most"] == 1 and got["lastPainted"] == got["last"]
@@ -306,7 +306,7 @@ def test_live_decoder_refuses_an_unknown_version_or_op_visibly(change, words):
     bad = blob[:4] + len(text).to_bytes(4, "little") + text + blob[start:]
     with chromium() as page:
         page.goto("about:blank")
-        out = page.evaluate(MOUNT_LIVE_JS, [page_js.module(page_js.NETS, "live.js"),
+        out = page.evaluate(MOUNT_LIVE_JS, [live.JS,
                                             base64.b64encode(bad).decode()])
     assert words in out["text"] and any(words in e for e in out["errors"]), out
     assert out["canvases"] == 0  # nothing drawn from weights it cannot read

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from explorer import figures, latent_map
-from explorer import page as page_js
 from testkit.browser import CHROMIUM, chromium
 
 CLASSES = [str(c) for c in range(10)]
@@ -81,7 +80,7 @@ def test_each_point_is_drawn_in_its_class_colour_where_the_chart_puts_it():
     h = parse(message)[0]
     with chromium() as page:
         page.goto("about:blank")
-        out = page.evaluate(MOUNT_JS, [page_js.module(page_js.DOM, page_js.BORROWED, "map_preview.js"), list(message), False,
+        out = page.evaluate(MOUNT_JS, [latent_map.PREVIEW_JS, list(message), False,
                                        where(h, xy)])
     assert out["drawn"] and not out["errors"] and "zoom and pan are loading" in out["note"], out
     for pixel, label in zip(out["pixels"], labels):
@@ -101,7 +100,7 @@ def test_a_message_it_cannot_read_is_refused_in_the_panel_and_the_console(bad, w
         message = message[:-5]
     with chromium() as page:
         page.goto("about:blank")
-        out = page.evaluate(MOUNT_JS, [page_js.module(page_js.DOM, page_js.BORROWED, "map_preview.js"), list(message), False, []])
+        out = page.evaluate(MOUNT_JS, [latent_map.PREVIEW_JS, list(message), False, []])
     assert not out["drawn"] and words in (out["error"] or "") and any(words in e for e in out["errors"]), out
 
 
@@ -109,7 +108,7 @@ def test_a_message_it_cannot_read_is_refused_in_the_panel_and_the_console(bad, w
 def test_it_steps_aside_for_a_drawn_chart_and_draws_nothing_once_plotly_is_loaded():
     xy, labels = np.zeros((3, 2), np.float32), np.zeros(3, int)
     message = list(latent_map.preview_message(xy, labels, CLASSES, figures.latent_map(xy, labels, CLASSES)))
-    source = page_js.module(page_js.DOM, page_js.BORROWED, "map_preview.js")
+    source = latent_map.PREVIEW_JS
     with chromium() as page:
         page.goto("about:blank")
         assert page.evaluate(MOUNT_JS, [source, message, False, []])["drawn"]
@@ -129,7 +128,7 @@ def test_a_hovered_point_is_named_and_a_clicked_one_is_sent_and_ringed():
     spots = where(parse(message)[0], xy)
     with chromium() as page:
         page.goto("about:blank")
-        out = page.evaluate(MOUNT_JS, [page_js.module(page_js.DOM, page_js.BORROWED, "map_preview.js"), list(message),
+        out = page.evaluate(MOUNT_JS, [latent_map.PREVIEW_JS, list(message),
                                        False, spots])
         assert out["drawn"], out
         box = page.locator('[data-testid="map-preview"] canvas').bounding_box()
@@ -162,7 +161,7 @@ def test_overlapping_dots_deepen_as_in_the_chart():
     message = latent_map.preview_message(xy, labels, CLASSES, figures.latent_map(xy, labels, CLASSES))
     with chromium() as page:
         page.goto("about:blank")
-        out = page.evaluate(MOUNT_JS, [page_js.module(page_js.DOM, page_js.BORROWED, "map_preview.js"), list(message),
+        out = page.evaluate(MOUNT_JS, [latent_map.PREVIEW_JS, list(message),
                                        False, where(parse(message)[0], xy)[2:]])
     (*_, stacked), (*_, alone) = out["pixels"]
     opacity = figures.latent_map(xy, labels, CLASSES).data[0].marker.opacity

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from explorer import link, post
-from explorer import page as page_js
+from explorer import link, map_overlays, post
 from testkit.browser import CHROMIUM, chromium
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)")
@@ -40,7 +39,7 @@ def page():
         p.route(ORIGIN + "/**", lambda route: route.fulfill(body="<html><body></body></html>",
                                                             content_type="text/html"))
         p.goto(ORIGIN + "/?ckpt=old.pt")
-        p.evaluate(LOAD_JS, [post._JS, page_js.module("link.js")])
+        p.evaluate(LOAD_JS, [post._JS, link.JS])
         yield p
 
 
@@ -127,7 +126,7 @@ def test_the_maps_overlays_take_the_newest_decoder_point_and_keep_the_rest(order
              "post": list(post.message({"overlays": overlays(12, decoder=(-1.5, 0.25))}))}
     with chromium() as p:
         p.goto("about:blank")
-        shapes = p.evaluate(OVERLAYS_JS, [post._JS, page_js.module(page_js.BORROWED, "map_overlays.js"),
+        shapes = p.evaluate(OVERLAYS_JS, [post._JS, map_overlays.JS,
                                           None, [[which, calls[which]] for which in order]])
     assert ["circle", 1, 2] in shapes  # the selected digit's ring, from the element
     assert ["path", -1.5, 0.25] in shapes and ["path", 0.5, 0.5] not in shapes  # the posted point, newer
@@ -139,5 +138,5 @@ def test_an_element_newer_than_the_last_post_is_not_overridden_by_it():
              ["element", list(json.dumps(overlays(20, decoder=(0.5, 0.5), selected=(1, 2))).encode())]]
     with chromium() as p:
         p.goto("about:blank")
-        shapes = p.evaluate(OVERLAYS_JS, [post._JS, page_js.module(page_js.BORROWED, "map_overlays.js"), None, calls])
+        shapes = p.evaluate(OVERLAYS_JS, [post._JS, map_overlays.JS, None, calls])
     assert ["path", 0.5, 0.5] in shapes and ["path", -1.5, 0.25] not in shapes

@@ -413,7 +413,7 @@ def _with_header(blob: bytes, change) -> bytes:
     ("message version", "your digit: draw message version 9, this page reads 1"),
 ])
 def test_the_panel_refuses_what_it_cannot_read_visibly(case, words):
-    from explorer import page as page_js
+    from explorer import your_digit
     torch.manual_seed(0)
     blob = weights.pack_encoder(VAE(VAEConfig(arch="conv", latent_dim=2, hidden=[8], conv_channels=[4, 8])),
                                 model_id="m", prep=prep.constants(), with_decoder=False)
@@ -425,7 +425,7 @@ def test_the_panel_refuses_what_it_cannot_read_visibly(case, words):
         9 if case == "message version" else 1)
     with chromium() as page:
         page.goto("about:blank")
-        out = page.evaluate(MOUNT_DRAW_JS, [page_js.module(page_js.NETS, "encoder.js"), page_js.module(page_js.NETS, "prep.js", "draw.js"),
+        out = page.evaluate(MOUNT_DRAW_JS, [your_digit.ENCODER_JS, your_digit.DRAW_JS,
                                             base64.b64encode(blob).decode(), message])
     assert words in out["text"] and any(words in e for e in out["errors"]), out
     assert out["canvases"] == 0  # no canvas to draw into an encoder that cannot run
