@@ -14,14 +14,10 @@ import streamlit as st  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` puts only explorer/ on the path
 PAGE = __name__ == "__main__"
-# the page's modules, as imported below; the server imports them in the background once it listens
-PARTS = ("canvas", "decoder", "hover", "interpolation", "latent_map", "link", "live", "post", "selection",
-         "sidebar", "state", "your_digit")
 
 if not PAGE:  # the server: nothing of the page is imported here, so it starts listening at once
-    from explorer import remote, serving  # noqa: E402
-    app = st.App(__file__, routes=remote.routes(),
-                 lifespan=serving.warm_up_page(tuple(f"explorer.{m}" for m in ("preload", *PARTS))))
+    from explorer import remote  # noqa: E402
+    app = st.App(__file__, routes=remote.routes())
 else:
     from explorer import preload, serving  # noqa: F401  (streamlit only; serving: set once per process)
 
@@ -31,7 +27,7 @@ else:
     st.title("VAE latent-space explorer")  # a person's first sight is the app, not a blank page
 
     from explorer import (canvas, decoder, hover, interpolation, latent_map, link, live, post,  # noqa: E402
-                          selection, sidebar, state, your_digit)  # = PARTS. No torch before the first page
+                          selection, sidebar, state, your_digit)  # plotly and numpy: no torch before the first page
 
 _IMPORTED, _IMPORTED_AT = time.perf_counter(), time.time()
 TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/app_speed.py

@@ -1,13 +1,10 @@
-"""Process-wide settings for serving many sessions from one server; applied once, on first import.
-Also what the server does in the background while the first browser loads the page's shell."""
-import contextlib
+"""Process-wide settings for serving many sessions from one server; applied once, on first import."""
 import ctypes
 import ctypes.util
 import importlib
 import logging
 import threading
 
-log = logging.getLogger("explorer")
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
 ARENAS = 2
 
@@ -21,7 +18,7 @@ def limit_malloc_arenas(n: int = ARENAS) -> bool:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         return bool(libc.mallopt(M_ARENA_MAX, n))
     except (OSError, AttributeError):
-        log.info("mallopt not available: malloc arenas left as they are")
+        logging.getLogger("explorer").info("mallopt not available: malloc arenas left as they are")
         return False
 
 
@@ -39,42 +36,6 @@ def warm_torch() -> None:
         _warm_started = True
     threading.Thread(target=importlib.import_module, args=("explorer.models",), name="warm-torch",
                      daemon=True).start()
-
-
-def warm_up_page(modules: tuple[str, ...]):
-    """A lifespan for st.App: once the server is up, pay the first page's one-off costs in a
-    background thread, while the first browser is still loading Streamlit's page shell (~1 s), so
-    that the first script run does not. Each of these cost the first page once per process:
-    importing the page's own modules and plotly (~0.1-0.3 s), Streamlit's first element
-    (inspect.stack() over every frame and module, ~0.1 s, to decide whether to warn that this is
-    not `streamlit run`), the page icon's emoji check (compiling one huge regex, ~0.13 s) and
-    plotly's first figure (its templates and validators, ~0.15 s)."""
-    @contextlib.asynccontextmanager
-    async def lifespan(_app):
-        threading.Thread(target=warm_page, args=(modules,), name="warm-page", daemon=True).start()
-        yield
-    return lifespan
-
-
-def warm_page(modules: tuple[str, ...]) -> list[str]:
-    """Import `modules` and run the first page's one-off work (see warm_up_page); returns what was
-    warmed. A Streamlit detail it reaches for that is gone is skipped, said once in the log."""
-    done = []
-    from streamlit import delta_generator
-    first_element = getattr(delta_generator, "_maybe_print_use_warning", None)  # no public API: checked
-    if callable(first_element):
-        first_element()  # once per process; runs inspect.stack() here, on this thread's short stack
-        done.append("first element")
-    else:
-        log.info("warm-up: Streamlit's first-element check not found; the first page pays it")
-    for name in ("streamlit.emojis", *modules):
-        importlib.import_module(name)
-        done.append(name)
-    import numpy as np
-    from explorer import figures
-    figures.latent_map(np.zeros((2, 2)), np.arange(2), ["0", "1"])
-    done.append("first figure")
-    return done
 
 
 limit_malloc_arenas()

@@ -101,38 +101,6 @@ print("torch" in sys.modules, len(at.get("plotly_chart")), any(k.endswith("vae_l
     assert cold.stdout.split() == ["False", "1", "True"]  # from the snapshot: map and live decoder, no torch
 
 
-def test_the_server_warms_the_first_page_without_torch():
-    """What the server does while the first browser loads the page's shell (serving.warm_page):
-    Streamlit's first-element check, found where this Streamlit keeps it (a private detail: an
-    upgrade that moves it fails here), the page's own modules, and no torch."""
-    script = f"""
-import sys
-sys.path.insert(0, {str(ROOT)!r})
-import streamlit
-from explorer import app, serving
-done = serving.warm_page(tuple("explorer." + m for m in app.PARTS))
-from streamlit import delta_generator
-print("torch" in sys.modules, delta_generator._use_warning_has_been_displayed, " ".join(done))
-"""
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
-    no_torch, checked, *done = run.stdout.split()
-    assert (no_torch, checked) == ("False", "True")
-    assert done[:2] == ["first", "element"] and "explorer.latent_map" in done and done[-2:] == ["first", "figure"]
-
-
-def test_the_warm_up_imports_what_the_page_imports():
-    """app.PARTS, which the server imports ahead of the first page, names every module the page imports."""
-    import ast  # read, not imported: importing app.py as a module makes the server's st.App
-    tree = ast.parse((ROOT / "explorer" / "app.py").read_text())
-    parts = next(ast.literal_eval(n.value) for n in tree.body
-                 if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "PARTS")
-    page = next(n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "not PAGE")
-    imported = {a.name for n in ast.walk(page) if isinstance(n, ast.ImportFrom)
-                and n.module == "explorer" for a in n.names}
-    assert imported - {"preload", "serving", "remote"} == set(parts)
-
-
 def test_server_decoding_in_numpy_matches_torch(tmp_path, cache):
     """The server path decodes an MLP from the snapshot's weights blob in numpy: same pixels as torch."""
     from explorer import infer
