@@ -31,16 +31,17 @@ def serve(env: dict | None = None, timeout: float = 90.0, stderr=subprocess.DEVN
 
 @contextlib.contextmanager
 def serve_process(env: dict | None = None, timeout: float = 90.0, stderr=subprocess.DEVNULL,
-                  script: str = "explorer/app.py", address: str | None = "127.0.0.1", flags: tuple = ()):
-    """As `serve`, yielding (url, the server's Popen). address=None leaves the address to
-    .streamlit/config.toml (the server is still reached, and checked, on 127.0.0.1). The URL is the
-    server's root, also when flags set a server.baseUrlPath."""
+                  script: str = "explorer/app.py", address: str | None = "127.0.0.1", flags: tuple = (),
+                  cwd: Path = ROOT):
+    """As `serve`, yielding (url, the server's Popen), started in `cwd`. address=None leaves the
+    address to explorer/.streamlit/config.toml (the server is still reached, and checked, on
+    127.0.0.1). The URL is the server's root, also when flags set a server.baseUrlPath."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / script), "--server.headless", "true",
            "--server.port", str(port), "--browser.gatherUsageStats", "false", *flags]
     if address is not None:
         cmd += ["--server.address", address]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
                             stderr=stderr)
     url = f"http://127.0.0.1:{port}"
     base = flags[flags.index("--server.baseUrlPath") + 1].strip("/") if "--server.baseUrlPath" in flags else ""

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from testkit.browser import listening_addresses, serve, serve_process
+from testkit.browser import ROOT, listening_addresses, serve, serve_process
 from testkit.load import crowd, make_home
 from testkit.st_client import Session
 
@@ -16,8 +16,11 @@ def home(tmp_path_factory):
     return make_home(tmp_path_factory.mktemp("home"))
 
 
-def test_server_listens_on_loopback_only_by_default():
-    with serve_process(address=None) as (url, _):  # the address comes from .streamlit/config.toml
+@pytest.mark.parametrize("where", ["repo", "elsewhere"])
+def test_server_listens_on_loopback_only_by_default(where, tmp_path):
+    """The address comes from explorer/.streamlit/config.toml, the app's own, read wherever
+    `streamlit run explorer/app.py` is started from."""
+    with serve_process(address=None, cwd=ROOT if where == "repo" else tmp_path) as (url, _):
         port = int(url.rsplit(":", 1)[1])
         assert listening_addresses(port) == {"127.0.0.1"}
 
