@@ -6,7 +6,8 @@ release, as in live decoding (the panel's commit), for the map's cross, the link
 
     GET <server.baseUrlPath>/api/vae/decode?m=<model ident>&z=<v0>,<v1>,...
     200: 784 bytes, the pixel means x 255 rounded, row-major 28 x 28 (application/octet-stream)
-    400 / 404 / 500: one line of text saying what is wrong (the panel shows it)
+    400 / 404 / 410 / 500: one line of text saying what is wrong (the panel shows it); 410: the
+    checkpoint of a decoder torch must load was deleted or replaced since the page opened it
 
 Only models that a session of this server has open can be asked for (`offer`), by the ident the
 page was sent; z must have that model's latent size and finite values, and is clipped into its
@@ -24,6 +25,7 @@ EVERY_MS = 40  # the page starts a request at most this often: <= 25 a second pe
 MAX_QUERY = 16_384  # characters: a z of thousands of dims, far past any latent size we train
 _KEEP = 16  # models offered, most recent first (each is the session's snapshot, already in memory)
 
+GONE = "this checkpoint was deleted or replaced on the server: pick it again or reload the page"
 _offered: OrderedDict = OrderedDict()  # ident -> (Snapshot, lo, hi)
 _lock = threading.Lock()
 log = logging.getLogger("explorer")
@@ -93,8 +95,12 @@ async def handle(request):
         view, z = parse(dict(request.query_params))
     except Refused as e:
         return PlainTextResponse(str(e), status_code=e.status)
+    from vae_core.checkpoint import CheckpointError
     try:
         body = await run_in_threadpool(pixels, view, z)
+    except (CheckpointError, OSError, ValueError) as e:  # a decoder torch loads from a file deleted or replaced since
+        log.warning("server decoding for %s: its checkpoint is gone or changed: %s", view.ident, e)
+        return PlainTextResponse(GONE, status_code=410)
     except Exception:  # noqa: BLE001  the details go to the server log, the page gets one line
         log.exception("server decoding failed for %s", view.ident)
         return PlainTextResponse("decoding failed on the server (see its log)", status_code=500)

@@ -46,6 +46,21 @@ def test_the_route_refuses_with_one_line(offered, query, status, says):
     assert e.value.status == status and says in str(e.value) and "\n" not in str(e.value)
 
 
+class _Request:
+    def __init__(self, **query):
+        self.query_params = query
+
+
+def test_a_checkpoint_gone_since_it_was_opened_is_said_so_and_other_failures_in_one_line(offered, monkeypatch):
+    """The offered view has no weights blob (a decoder the page cannot run): torch loads it from its
+    file, which is not there (deleted since the page opened it): 410 and what to do."""
+    answer = asyncio.run(remote.handle(_Request(m=offered.ident, z="0,0,0")))
+    assert answer.status_code == 410 and answer.body.decode() == remote.GONE
+    monkeypatch.setattr(remote, "pixels", lambda view, z: 1 / 0)  # any other failure
+    answer = asyncio.run(remote.handle(_Request(m=offered.ident, z="0,0,0")))
+    assert answer.status_code == 500 and answer.body.decode() == "decoding failed on the server (see its log)"
+
+
 def test_z_is_clipped_into_the_models_ranges(offered):
     _, z = remote.parse({"m": offered.ident, "z": "1e30,-1e30,0.5"})
     lo, hi = np.asarray(snapshot_ranges(offered)).T
