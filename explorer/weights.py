@@ -92,9 +92,15 @@ class _Floats:
 
     def blob(self, header: dict) -> bytes:
         header["n_floats"] = self.offset
-        text = json.dumps(header).encode()
-        text += b" " * (-len(text) % 4)
-        return MAGIC + struct.pack("<I", len(text)) + text + b"".join(a.tobytes() for a in self.arrays)
+        return write(header, b"".join(a.tobytes() for a in self.arrays))
+
+
+def write(header: dict, floats: bytes) -> bytes:
+    """A blob of this header and these float32 bytes: MAGIC, the header's length, the JSON header
+    space-padded to 4 bytes (so the floats start aligned), the floats. read_header reads it."""
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 4)
+    return MAGIC + struct.pack("<I", len(text)) + text + floats
 
 
 def pack(model, *, ident: str, ranges, pad_xy=None, pad_labels=None, pad_dims=(0, 1), colors=(),

@@ -1,6 +1,5 @@
 """A real browser against `streamlit run`: load, slide, click a point, see the panel; JS decode == torch."""
 import base64
-import json
 import os
 import re
 from pathlib import Path
@@ -301,9 +300,7 @@ def test_live_decoder_refuses_an_unknown_version_or_op_visibly(change, words):
         header["version"] = change["version"]
     else:
         header["layers"][0]["op"] = change["op"]
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 4)
-    bad = blob[:4] + len(text).to_bytes(4, "little") + text + blob[start:]
+    bad = weights.write(header, blob[start:])
     with chromium() as page:
         page.goto("about:blank")
         out = page.evaluate(MOUNT_LIVE_JS, [live.JS,

@@ -401,9 +401,7 @@ MOUNT_DRAW_JS = """async ([encoderSource, drawSource, blob64, message]) => {
 def _with_header(blob: bytes, change) -> bytes:
     header, start = weights.read_header(blob)
     change(header)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 4)
-    return blob[:4] + len(text).to_bytes(4, "little") + text + blob[start:]
+    return weights.write(header, blob[start:])
 
 
 @browser
