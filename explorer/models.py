@@ -37,8 +37,13 @@ def _load(path: str, digest: str) -> tuple[VAE, dict]:
 
 
 def model_for(view: snapshot.Snapshot) -> VAE:
-    """The torch model behind a snapshot (loaded once per checkpoint content, shared)."""
-    return _load(str(resolve(view.name)), view.digest)[0]
+    """The torch model behind a snapshot (loaded once per checkpoint content, shared). A checkpoint
+    deleted since the snapshot was opened is a CheckpointError, as one replaced or damaged is."""
+    try:
+        path = resolve(view.name)
+    except ValueError:  # no longer one of the picker's files
+        raise CheckpointError(view.name, "is no longer there; pick another") from None
+    return _load(str(path), view.digest)[0]
 
 
 @st.cache_resource(show_spinner="Loading the test set…")

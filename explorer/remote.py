@@ -98,7 +98,7 @@ async def handle(request):
     from vae_core.checkpoint import CheckpointError
     try:
         body = await run_in_threadpool(pixels, view, z)
-    except (CheckpointError, OSError, ValueError) as e:  # a decoder torch loads from a file deleted or replaced since
+    except (CheckpointError, OSError) as e:  # a decoder torch loads from a file deleted or replaced since
         log.warning("server decoding for %s: its checkpoint is gone or changed: %s", view.ident, e)
         return PlainTextResponse(GONE, status_code=410)
     except Exception:  # noqa: BLE001  the details go to the server log, the page gets one line

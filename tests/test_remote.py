@@ -56,9 +56,12 @@ def test_a_checkpoint_gone_since_it_was_opened_is_said_so_and_other_failures_in_
     file, which is not there (deleted since the page opened it): 410 and what to do."""
     answer = asyncio.run(remote.handle(_Request(m=offered.ident, z="0,0,0")))
     assert answer.status_code == 410 and answer.body.decode() == remote.GONE
-    monkeypatch.setattr(remote, "pixels", lambda view, z: 1 / 0)  # any other failure
-    answer = asyncio.run(remote.handle(_Request(m=offered.ident, z="0,0,0")))
-    assert answer.status_code == 500 and answer.body.decode() == "decoding failed on the server (see its log)"
+    for failure in (ZeroDivisionError, ValueError):  # any other failure, a ValueError in the decode too
+        def broken(view, z, failure=failure):
+            raise failure("a bug in the decode")
+        monkeypatch.setattr(remote, "pixels", broken)
+        answer = asyncio.run(remote.handle(_Request(m=offered.ident, z="0,0,0")))
+        assert answer.status_code == 500 and answer.body.decode() == "decoding failed on the server (see its log)"
 
 
 def test_z_is_clipped_into_the_models_ranges(offered):
