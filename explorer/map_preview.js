@@ -42,8 +42,12 @@ function placing(w, h, shift) {
   const pw = w - m.l - m.r, ph = h.height - m.t - m.b; // the chart's plot area, inside its axes and legend
   const s = Math.min(pw / (x1 - x0), ph / (y1 - y0));
   const ox = m.l + (pw - s * (x1 - x0)) / 2, oy = shift + m.t + (ph - s * (y1 - y0)) / 2;
-  const at = (x, y) => [ox + (x - x0) * s, oy + (y1 - y) * s];
-  return Object.assign(at, { ox: ox - x0 * s, oy: oy + y1 * s, s }); // x -> ox + s x, y -> oy - s y
+  return { ox: ox - x0 * s, oy: oy + y1 * s, s }; // point (x, y) -> canvas (ox + s x, oy - s y)
+}
+
+// css pixels in the canvas of point i
+function spot(at, xy, i) {
+  return [at.ox + at.s * xy[2 * i], at.oy - at.s * xy[2 * i + 1]];
 }
 
 // one dot of `colour`, r css px across, drawn once and stamped for each point of its class
@@ -69,7 +73,7 @@ function draw(canvas, { h, xy, labels }, at) {
   const r = h.size / 2;
   const k = h.colors.length; // class c has colour c mod k, as in the chart
   const dots = h.colors.map((colour) => dot(colour, r, dpr)), half = dots[0].width / 2;
-  const classes = Math.max(0, ...labels) + 1, ox = at.ox * dpr - half, oy = at.oy * dpr - half, s = at.s * dpr;
+  const classes = labels.reduce((a, b) => Math.max(a, b), 0) + 1, ox = at.ox * dpr - half, oy = at.oy * dpr - half, s = at.s * dpr;
   g.globalAlpha = h.opacity;
   for (let c = 0; c < classes; c++) {
     const stamp = dots[c % k];
@@ -79,7 +83,7 @@ function draw(canvas, { h, xy, labels }, at) {
   }
   g.scale(dpr, dpr);
   if (picked >= 0 && pickedIn === h.text) {
-    const [px, py] = at(xy[2 * picked], xy[2 * picked + 1]);
+    const [px, py] = spot(at, xy, picked);
     g.globalAlpha = 1;
     g.lineWidth = 2;
     g.strokeStyle = "#111";
@@ -93,9 +97,8 @@ function draw(canvas, { h, xy, labels }, at) {
 function pointAt({ h, xy }, at, x, y) {
   const reach = h.size / 2 + REACH;
   let best = -1, bestD = reach * reach;
-  for (let i = 0; i < h.n; i++) {
-    const [px, py] = at(xy[2 * i], xy[2 * i + 1]);
-    const d = (px - x) ** 2 + (py - y) ** 2;
+  for (let i = 0; i < h.n; i++) { // on every pointer move: no allocation per point
+    const d = (at.ox + at.s * xy[2 * i] - x) ** 2 + (at.oy - at.s * xy[2 * i + 1] - y) ** 2;
     if (d < bestD) { best = i; bestD = d; }
   }
   return best;
@@ -144,7 +147,7 @@ export default function ({ data, parentElement, setStateValue }) {
   const seen = (window.__vaeMapPreview = {
     drawnAt: performance.now(), points: h.n, hiddenAt: null,
     // page pixels of point i, for tests and bench/startup.py
-    place: (i) => { const b = canvas.getBoundingClientRect(), [x, y] = at(msg.xy[2 * i], msg.xy[2 * i + 1]); return [b.left + x, b.top + y]; },
+    place: (i) => { const b = canvas.getBoundingClientRect(), [x, y] = spot(at, msg.xy, i); return [b.left + x, b.top + y]; },
   });
   let raf = 0;
   const watch = () => { // each frame until the chart is drawn; stops when this element is gone
