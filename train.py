@@ -82,7 +82,7 @@ def write_pictures(out: Path, model: VAE, test: data.Split, x_test: torch.Tensor
     """Reconstructions, loss curve, and for a 2-D latent the seed's canvas and scatter."""
     from torchvision.utils import save_image  # deferred: ~2 s of imports, needed only here
 
-    from explorer.figures import latent_map, loss_curve  # plotly: only needed here
+    from plots import latent_map, loss_curve  # plotly: only needed here
     model = model.cpu().eval()
     with torch.inference_mode():
         originals = x_test[:16].cpu()

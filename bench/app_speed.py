@@ -15,8 +15,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from testkit.apptest import commit  # noqa: E402
-from testkit.browser import (CHROMIUM, COUNT_SENT_JS, chromium, decode_on_the_server, load_live_decoder,  # noqa: E402
-                             pointer_path, serve)
+from testkit.browser import (  # noqa: E402
+    CHROMIUM,
+    COUNT_SENT_JS,
+    chromium,
+    decode_on_the_server,
+    load_live_decoder,
+    pointer_path,
+    serve,
+)
 
 
 def pct(xs, q) -> float:
@@ -26,8 +33,10 @@ def pct(xs, q) -> float:
 def apptest_reruns(n: int) -> None:
     """Median server-side rerun after a slider move (server decoding, the shipped model)."""
     import os
+
     from streamlit.testing.v1 import AppTest
-    from explorer import models, snapshot
+
+    from explorer.backend import models, snapshot
     os.environ[snapshot.CACHE_ENV] = tempfile.mkdtemp()  # an empty snapshot cache: the first run encodes
     calls = []
     real = models.encode_all
@@ -214,7 +223,7 @@ def main() -> None:
     p.add_argument("--reruns", type=int, default=40)
     p.add_argument("--moves", type=int, default=20)
     args = p.parse_args()
-    from explorer import models, picker, weights
+    from explorer.backend import models, picker, weights
     from vae_core.model import VAE, VAEConfig
     decoders = {"shipped MLP": models.load_checkpoint(ROOT / picker.DEFAULT_CHECKPOINT)[0],
                 "default conv (untrained)": VAE(VAEConfig(arch="conv"))}

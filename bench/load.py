@@ -148,8 +148,9 @@ VALIDATE_JS = """() => {
 
 async def browser_releases(url: str, n: int, moves: int, think: tuple) -> list[float]:
     """n real pages at once, each switching to server decoding and clicking along the z0 track."""
-    from playwright.async_api import async_playwright
     import random
+
+    from playwright.async_api import async_playwright
     out, lost = [], []
 
     async def one(browser, k):
@@ -185,9 +186,10 @@ async def browser_releases(url: str, n: int, moves: int, think: tuple) -> list[f
 
 
 async def protocol_releases(url: str, n: int, moves: int, think: tuple) -> list[float]:
-    from testkit.st_client import Session
-    from testkit.load import decode_request
     import random
+
+    from testkit.load import decode_request
+    from testkit.st_client import Session
     out = []
 
     async def one(k):

@@ -14,7 +14,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from vae_core import data  # noqa: E402
 from vae_core.losses import neg_elbo  # noqa: E402
 from vae_core.model import VAE, VAEConfig  # noqa: E402
-from vae_core.training import TrainConfig, batches, evaluate, lr_at, make_optimizer, train_one_epoch  # noqa: E402
+from vae_core.training import (  # noqa: E402
+    TrainConfig,
+    batches,
+    evaluate,
+    lr_at,
+    make_optimizer,
+    train_one_epoch,
+)
 
 TARGET = 152.0
 

@@ -21,7 +21,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from testkit.browser import COUNT_SENT_JS, chromium, pointer_path, serve, wait_for_app, wait_idle  # noqa: E402
+from testkit.browser import (  # noqa: E402
+    COUNT_SENT_JS,
+    chromium,
+    pointer_path,
+    serve,
+    wait_for_app,
+    wait_idle,
+)
 
 # JS: pointerup, then wait for the scored results (the -ELBO line) to change; ms from the pointerup
 END_JS = """async (canvas, end) => {
@@ -59,9 +66,9 @@ def main() -> None:
     ap.add_argument("--stroke-ms", type=int, default=1500)
     args, _ = ap.parse_known_args()
 
-    from explorer import models, prep, weights
+    from explorer.backend import models, prep, weights
+    from explorer.backend.picker import DEFAULT_CHECKPOINT
     from vae_core.checkpoint import load_checkpoint
-    from explorer.picker import DEFAULT_CHECKPOINT
     model = load_checkpoint(ROOT / DEFAULT_CHECKPOINT)[0]
     print(f"encoder blob (sent once, when the panel first opens): "
           f"{len(weights.pack_encoder(model, model_id='x' * 40, prep=prep.constants(), with_decoder=False)):,} bytes; "

@@ -16,18 +16,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit ru
 PAGE = __name__ == "__main__"
 
 if not PAGE:  # the server: nothing of the page is imported here, so it starts listening at once
-    from explorer import remote  # noqa: E402
+    from explorer.backend import remote  # noqa: E402
     app = st.App(__file__, routes=remote.routes())
 else:
-    from explorer import preload, serving  # noqa: F401  (streamlit only; serving: set once per process)
+    from explorer.backend import serving  # noqa: F401  (set once per process)
+    from explorer.panels import preload  # streamlit only
 
     st.set_page_config(page_title="VAE latent explorer", page_icon="🔢", layout="wide")
     with st.sidebar:
         preload.components()  # the page fetches Streamlit's component code while the imports below run
     st.title("VAE latent-space explorer")  # a person's first sight is the app, not a blank page
 
-    from explorer import (canvas, decoder, hover, interpolation, latent_map, link, live, post,  # noqa: E402
-                          selection, sidebar, state, your_digit)  # plotly and numpy: no torch before the first page
+    from explorer import link, state  # noqa: E402  (plotly and numpy: no torch before the first page)
+    from explorer.panels import (  # noqa: E402
+        canvas,
+        decoder,
+        hover,
+        interpolation,
+        latent_map,
+        live,
+        post,
+        selection,
+        sidebar,
+        your_digit,
+    )
 
 _IMPORTED, _IMPORTED_AT = time.perf_counter(), time.time()
 TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/app_speed.py

@@ -22,7 +22,9 @@ from urllib.parse import urlencode
 import numpy as np
 import streamlit as st
 
-from explorer import page, post, state
+from explorer import state
+from explorer.backend import page
+from explorer.panels import post
 from explorer.state import Key
 
 TABS = {name.lower(): name for name in state.VIEWS}  # tab=canvas: the view's name in lower case

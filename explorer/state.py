@@ -6,8 +6,8 @@ import logging
 import numpy as np
 import streamlit as st
 
-from explorer.projection import slider_ranges
-from explorer.snapshot import Snapshot
+from explorer.backend.projection import slider_ranges
+from explorer.backend.snapshot import Snapshot
 
 log = logging.getLogger("explorer")
 

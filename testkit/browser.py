@@ -131,7 +131,7 @@ def isolated_point(page, min_px: float = 10.0, candidates: int = 300) -> int:
 def load_live_decoder(page, blob: bytes) -> None:
     """Import explorer/live.js alone into the page and set window.__decode(z) -> 784 pixel means
     from a blob made by live.pack (no Streamlit server needed)."""
-    from explorer import live
+    from explorer.panels import live
     page.evaluate("""async ([source, b64]) => {
       const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
       const { decoderFromBlob } = await import(url);
@@ -144,7 +144,7 @@ def load_draw_module(page, blob: bytes, constants: dict) -> None:
     window.__encode(x784 in [0, 1]) -> {mu, logvar} from an encoder blob (weights.pack_encoder) and
     window.__prepare(rgba, w, h) -> 784 uint8 with the preprocessing constants (prep.constants()), and
     window.__onMap(proj, mu, logvar) -> {x, y, ellipse} (the drawing's marker on the map)."""
-    from explorer import your_digit
+    from explorer.panels import your_digit
     page.evaluate("""async ([encoderSource, drawSource, b64, constants]) => {
       const load = (source) => import(URL.createObjectURL(new Blob([source], {type: 'text/javascript'})));
       const [encoder, draw] = [await load(encoderSource), await load(drawSource)];

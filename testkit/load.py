@@ -176,7 +176,7 @@ async def act(s: Session, action: str, rng: random.Random, live: bool, checkpoin
 
 def decoder_header(s: Session) -> dict:
     """The header of the decoder panel's blob as last sent (explorer/weights.py: pack)."""
-    from explorer.weights import read_header
+    from explorer.backend.weights import read_header
     return read_header(s.component_data["live"])[0]
 
 

@@ -6,13 +6,15 @@ from urllib.parse import parse_qsl
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 from streamlit.elements.plotly_chart import PlotlySelectionState, PlotlyState
 from streamlit.runtime.context import ContextProxy
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from explorer import link
+from explorer.backend import models, picker, remote, snapshot, weights
+from explorer.panels import post, selection, sidebar
 from testkit.apptest import commit, send_state
-from explorer import link, models, picker, post, remote, selection, sidebar, snapshot, weights
 from vae_core import data
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.model import VAE, VAEConfig

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from explorer import hover, map_overlays
+from explorer.panels import hover, map_overlays
 from testkit.browser import CHROMIUM, chromium
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)")

@@ -8,10 +8,24 @@ import numpy as np
 import pytest
 import torch
 
-from testkit.browser import (CHROMIUM, COUNT_SENT_JS, POINT_XY_JS, ROOT, chromium, click_map_point, decode_on_the_server,
-                             isolated_point, load_live_decoder, map_shapes, pointer_path, serve, wait_for_app,
-                             wait_idle)
-from explorer import live, picker, remote, weights
+from explorer.backend import picker, remote, weights
+from explorer.panels import live
+from testkit.browser import (
+    CHROMIUM,
+    COUNT_SENT_JS,
+    POINT_XY_JS,
+    ROOT,
+    chromium,
+    click_map_point,
+    decode_on_the_server,
+    isolated_point,
+    load_live_decoder,
+    map_shapes,
+    pointer_path,
+    serve,
+    wait_for_app,
+    wait_idle,
+)
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.model import VAE, VAEConfig
 

@@ -14,9 +14,15 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import ROOT
-from vae_core.checkpoint import FOOTER, MAGIC, CheckpointError, load_checkpoint, save_checkpoint
+
+from vae_core.checkpoint import (
+    FOOTER,
+    MAGIC,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
 from vae_core.model import VAE, VAEConfig
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 
 from vae_core import data
-from conftest import ROOT
 
 
 def test_idx_round_trip(tmp_path):

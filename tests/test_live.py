@@ -5,7 +5,7 @@ import struct
 import pytest
 from torch import nn
 
-from explorer import weights
+from explorer.backend import weights
 from vae_core.model import VAE, VAEConfig
 
 

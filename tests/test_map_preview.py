@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from explorer import figures, latent_map
+import plots
+from explorer.panels import latent_map
 from testkit.browser import CHROMIUM, chromium
 
 CLASSES = [str(c) for c in range(10)]
@@ -20,13 +21,13 @@ def parse(message: bytes) -> tuple[dict, np.ndarray, np.ndarray]:
 def test_the_message_holds_the_figures_points_ranges_and_colours():
     rng = np.random.default_rng(0)
     xy, labels = rng.normal(size=(500, 2)).astype(np.float32), rng.integers(0, 10, 500)
-    fig = figures.latent_map(xy, labels, CLASSES)
+    fig = plots.latent_map(xy, labels, CLASSES)
     h, got_xy, got_labels = parse(latent_map.preview_message(xy, labels, CLASSES, fig))
     assert h["v"] == latent_map.PREVIEW_VERSION and h["map_key"] == "map" and h["n"] == 500
     np.testing.assert_array_equal(got_xy, xy)
     np.testing.assert_array_equal(got_labels, labels)
     assert h["x_range"] == list(fig.layout.xaxis.range) and h["y_range"] == list(fig.layout.yaxis.range)
-    assert h["height"] == fig.layout.height and h["colors"] == list(figures.PALETTE) and h["classes"] == CLASSES
+    assert h["height"] == fig.layout.height and h["colors"] == list(plots.PALETTE) and h["classes"] == CLASSES
 
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)")
@@ -76,7 +77,7 @@ def test_each_point_is_drawn_in_its_class_colour_where_the_chart_puts_it():
     xy = np.array([[-2, -2], [0, 1], [2, -1], [1, -2]], np.float32)
     labels = np.array([0, 3, 9, 12])  # a 13th class wraps round the palette, as in the chart
     classes = [str(c) for c in range(13)]
-    message = latent_map.preview_message(xy, labels, classes, figures.latent_map(xy, labels, classes))
+    message = latent_map.preview_message(xy, labels, classes, plots.latent_map(xy, labels, classes))
     h = parse(message)[0]
     with chromium() as page:
         page.goto("about:blank")
@@ -84,7 +85,7 @@ def test_each_point_is_drawn_in_its_class_colour_where_the_chart_puts_it():
                                        where(h, xy)])
     assert out["drawn"] and not out["errors"] and "zoom and pan are loading" in out["note"], out
     for pixel, label in zip(out["pixels"], labels):
-        want = hex_rgb(figures.PALETTE[label % len(figures.PALETTE)])
+        want = hex_rgb(plots.PALETTE[label % len(plots.PALETTE)])
         assert pixel[3] > 100 and max(abs(a - b) for a, b in zip(pixel[:3], want)) <= 2, (pixel, want)
     assert out["inked"] <= 4 * 4 * 4 * 1.5  # four dots 4 px across (edges anti-aliased), nothing else
 
@@ -93,7 +94,7 @@ def test_each_point_is_drawn_in_its_class_colour_where_the_chart_puts_it():
 @pytest.mark.parametrize("bad, words", [("version", "message version 3"), ("short", "bytes for 3 points")])
 def test_a_message_it_cannot_read_is_refused_in_the_panel_and_the_console(bad, words):
     xy, labels = np.zeros((3, 2), np.float32), np.zeros(3, int)
-    message = latent_map.preview_message(xy, labels, CLASSES, figures.latent_map(xy, labels, CLASSES))
+    message = latent_map.preview_message(xy, labels, CLASSES, plots.latent_map(xy, labels, CLASSES))
     if bad == "version":
         message = message.replace(b'"v": 2', b'"v": 3', 1)
     else:
@@ -107,7 +108,7 @@ def test_a_message_it_cannot_read_is_refused_in_the_panel_and_the_console(bad, w
 @needs_chromium
 def test_it_steps_aside_for_a_drawn_chart_and_draws_nothing_once_plotly_is_loaded():
     xy, labels = np.zeros((3, 2), np.float32), np.zeros(3, int)
-    message = list(latent_map.preview_message(xy, labels, CLASSES, figures.latent_map(xy, labels, CLASSES)))
+    message = list(latent_map.preview_message(xy, labels, CLASSES, plots.latent_map(xy, labels, CLASSES)))
     source = latent_map.PREVIEW_JS
     with chromium() as page:
         page.goto("about:blank")
@@ -124,7 +125,7 @@ def test_it_steps_aside_for_a_drawn_chart_and_draws_nothing_once_plotly_is_loade
 def test_a_hovered_point_is_named_and_a_clicked_one_is_sent_and_ringed():
     xy = np.array([[-2, -2], [0, 1], [2, -1], [1, -2]], np.float32)
     labels = np.array([0, 3, 9, 3])
-    message = latent_map.preview_message(xy, labels, CLASSES, figures.latent_map(xy, labels, CLASSES))
+    message = latent_map.preview_message(xy, labels, CLASSES, plots.latent_map(xy, labels, CLASSES))
     spots = where(parse(message)[0], xy)
     with chromium() as page:
         page.goto("about:blank")
@@ -158,12 +159,12 @@ def test_overlapping_dots_deepen_as_in_the_chart():
     a dense cluster in the preview is as deep in colour (one filled path per class was paler)."""
     xy = np.array([[0, 0], [0, 0], [0, 0], [2, 2]], np.float32)  # three dots on one spot, one alone
     labels = np.array([1, 1, 1, 1])
-    message = latent_map.preview_message(xy, labels, CLASSES, figures.latent_map(xy, labels, CLASSES))
+    message = latent_map.preview_message(xy, labels, CLASSES, plots.latent_map(xy, labels, CLASSES))
     with chromium() as page:
         page.goto("about:blank")
         out = page.evaluate(MOUNT_JS, [latent_map.PREVIEW_JS, list(message),
                                        False, where(parse(message)[0], xy)[2:]])
     (*_, stacked), (*_, alone) = out["pixels"]
-    opacity = figures.latent_map(xy, labels, CLASSES).data[0].marker.opacity
+    opacity = plots.latent_map(xy, labels, CLASSES).data[0].marker.opacity
     assert alone == pytest.approx(255 * opacity, abs=3)
     assert stacked == pytest.approx(255 * (1 - (1 - opacity) ** 3), abs=3), (stacked, alone)

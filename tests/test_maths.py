@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.interpolation import lerp, slerp
-from explorer.projection import slider_ranges
-from explorer.projection import axes, pca
+from explorer.backend.projection import axes, pca, slider_ranges
+from explorer.panels.interpolation import lerp, slerp
 from vae_core.figures import latent_mesh
 from vae_core.model import MAX_PARAMETERS, VAE, VAEConfig
 from vae_core.training import lr_at

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from explorer import link, map_overlays, post
+from explorer import link
+from explorer.panels import map_overlays, post
 from testkit.browser import CHROMIUM, chromium
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)")

@@ -7,9 +7,9 @@ import urllib.request
 import numpy as np
 import pytest
 import torch
-
 from conftest import ROOT
-from explorer import picker, remote, snapshot
+
+from explorer.backend import picker, remote, snapshot
 from testkit.browser import serve
 from testkit.load import decode_request, decoder_header
 from testkit.st_client import Session
@@ -71,7 +71,7 @@ def test_z_is_clipped_into_the_models_ranges(offered):
 
 
 def snapshot_ranges(view):
-    from explorer.projection import slider_ranges
+    from explorer.backend.projection import slider_ranges
     return slider_ranges(view.mu)
 
 

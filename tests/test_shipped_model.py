@@ -2,9 +2,9 @@
 import re
 
 import pytest
-
 from conftest import ROOT
-from explorer import picker
+
+from explorer.backend import picker
 from vae_core.checkpoint import load_checkpoint
 from vae_core.training import evaluate, evaluate_iw
 

@@ -5,9 +5,9 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from conftest import ROOT
-from explorer import models, snapshot
+
+from explorer.backend import models, snapshot
 from vae_core.checkpoint import save_checkpoint
 from vae_core.model import VAE, VAEConfig
 from vae_core.sealed import file_digest
@@ -83,7 +83,7 @@ def test_the_first_page_is_drawn_without_importing_torch(tmp_path):
     script = f"""
 import os, sys
 sys.path.insert(0, {str(ROOT)!r})
-from explorer import serving
+from explorer.backend import serving
 serving.warm_torch = lambda: None
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file({str(ROOT / "explorer" / "app.py")!r}, default_timeout=120)
@@ -103,7 +103,7 @@ print("torch" in sys.modules, len(at.get("plotly_chart")), any(k.endswith("vae_l
 
 def test_server_decoding_in_numpy_matches_torch(tmp_path, cache):
     """The server path decodes an MLP from the snapshot's weights blob in numpy: same pixels as torch."""
-    from explorer import infer
+    from explorer.backend import infer
     path = _checkpoint(tmp_path / "m.pt", 3, latent_dim=5)
     digest = file_digest(path)
     view = models.build_snapshot("runs/m.pt", str(path), digest)

@@ -12,8 +12,8 @@ import time
 
 import pytest
 import torch
-
 from conftest import ROOT
+
 from vae_core.checkpoint import load_checkpoint
 
 TINY = ["--hidden", "16", "--batch-size", "1000", "--iw-samples", "0", "--no-pictures",
@@ -143,7 +143,7 @@ def test_unusable_out_folder_is_one_clear_error(tmp_path):
 
 def test_picker_never_offers_a_half_written_file_while_a_run_writes(tmp_path):
     """The app's picker and loader, polled while train.py saves epoch after epoch into runs/."""
-    from explorer import picker
+    from explorer.backend import picker
     out = tmp_path / "runs" / "live"
     run = Run(out, "--epochs", "4")
     run.wait_for("mnist ")

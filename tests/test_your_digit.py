@@ -9,12 +9,21 @@ import time
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
-from explorer import picker, prep, uploads, weights, your_digit
-from testkit.browser import CHROMIUM, COUNT_SENT_JS, chromium, load_draw_module, serve, wait_for_app, wait_idle
+from explorer.backend import picker, prep, uploads, weights
+from explorer.panels import your_digit
+from testkit.browser import (
+    CHROMIUM,
+    COUNT_SENT_JS,
+    chromium,
+    load_draw_module,
+    serve,
+    wait_for_app,
+    wait_idle,
+)
 from vae_core import data
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.losses import bernoulli_nll, elbo_parts, gaussian_kl
@@ -369,7 +378,7 @@ def test_page_encoder_matches_torch(arch, mnist_test):
 def test_the_marker_follows_the_maps_projection(draw_page):
     """A 5-D posterior through a PCA-like plane: the page's marker is Projection.to_xy, and its ellipse
     points lie on Projection.ellipse's 2-sigma contour."""
-    from explorer.projection import Projection
+    from explorer.backend.projection import Projection
     rng = np.random.default_rng(4)
     W = np.linalg.qr(rng.normal(size=(5, 2)))[0]
     proj = Projection(rng.normal(size=5), W, ("", ""))
@@ -411,7 +420,7 @@ def _with_header(blob: bytes, change) -> bytes:
     ("message version", "your digit: draw message version 9, this page reads 1"),
 ])
 def test_the_panel_refuses_what_it_cannot_read_visibly(case, words):
-    from explorer import your_digit
+    from explorer.panels import your_digit
     torch.manual_seed(0)
     blob = weights.pack_encoder(VAE(VAEConfig(arch="conv", latent_dim=2, hidden=[8], conv_channels=[4, 8])),
                                 model_id="m", prep=prep.constants(), with_decoder=False)

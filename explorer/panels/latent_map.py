@@ -5,11 +5,14 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import figures, images, map_overlays, page, state
-from explorer.infer import decode
-from explorer.interpolation import lerp, slerp
-from explorer.projection import Projection
-from explorer.snapshot import Snapshot
+import plots
+from explorer import state
+from explorer.backend import images, page
+from explorer.backend.infer import decode
+from explorer.backend.projection import Projection
+from explorer.backend.snapshot import Snapshot
+from explorer.panels import map_overlays
+from explorer.panels.interpolation import lerp, slerp
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -58,7 +61,7 @@ def preview_message(xy: np.ndarray, labels: np.ndarray, classes: list[str], fig:
     them, with the class names its hover label shows (docs/page-protocol.md)."""
     header = {"v": PREVIEW_VERSION, "map_key": map_overlays.MAP_KEY, "n": len(xy), "height": fig.layout.height,
               "x_range": list(fig.layout.xaxis.range), "y_range": list(fig.layout.yaxis.range),
-              "colors": list(figures.PALETTE), "classes": list(classes), "size": fig.data[0].marker.size, "opacity": fig.data[0].marker.opacity,
+              "colors": list(plots.PALETTE), "classes": list(classes), "size": fig.data[0].marker.size, "opacity": fig.data[0].marker.opacity,
               "margin": PREVIEW_MARGIN}
     return (json.dumps(header).encode() + b"\n" + np.ascontiguousarray(xy, "<f4").tobytes()
             + np.asarray(labels, np.uint8).tobytes())
@@ -69,16 +72,16 @@ def _map(_view, _proj, ident: str, titles: tuple, center: bytes, W: bytes,
          underlay: bool, contours: bool) -> tuple[go.Figure, bytes]:
     view, proj = _view, _proj
     xy = proj.to_xy(view.mu)
-    fig = figures.latent_map(xy, view.labels, view.classes, axis_titles=proj.titles)
+    fig = plots.latent_map(xy, view.labels, view.classes, axis_titles=proj.titles)
     if underlay:
         lo, hi = xy.min(0) - 0.3, xy.max(0) + 0.3
         extent = (lo[0], hi[0], lo[1], hi[1])
         uri = _underlay_uri(view, view.ident, tuple(proj.center), tuple(map(tuple, proj.W)), extent)
-        figures.add_underlay(fig, uri, extent)
+        plots.add_underlay(fig, uri, extent)
         fig.update_xaxes(range=[lo[0], hi[0]])
         fig.update_yaxes(range=[lo[1], hi[1]])
     if contours:
-        figures.add_prior_contours(fig, proj.to_xy(np.zeros(view.latent_dim)))
+        plots.add_prior_contours(fig, proj.to_xy(np.zeros(view.latent_dim)))
     return fig, preview_message(xy, view.labels, view.classes, fig)
 
 

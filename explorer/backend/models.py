@@ -7,14 +7,14 @@ import numpy as np
 import streamlit as st
 import torch
 
-from explorer import decoder, prep, snapshot, weights
-from explorer.picker import REPO, resolve
+from explorer.backend import prep, snapshot, weights
+from explorer.backend.picker import REPO, resolve
 from vae_core import data
 from vae_core.checkpoint import CheckpointError, load_checkpoint
 from vae_core.figures import encode_all
 from vae_core.losses import elbo_parts
-from vae_core.sealed import file_digest
 from vae_core.model import VAE
+from vae_core.sealed import file_digest
 
 # Torch's work runs on one long-lived thread. Streamlit runs every rerun on a new thread, and torch's
 # per-thread state (its OpenMP team among it) made each small op on a fresh thread slow: scoring one
@@ -71,7 +71,7 @@ def build_snapshot(name: str, path: str, digest: str) -> snapshot.Snapshot:
     blob = b""
     if weights.decoder_ops(model) is not None:
         blob = weights.pack_for(model, mu, labels, len(split.classes), ident=snapshot.ident_of(name, digest), pad_dims=(0, 1),
-                                fold_after=decoder.FOLD_SLIDERS_AFTER)
+                                fold_after=weights.FOLD_SLIDERS_AFTER)
     snap = snapshot.Snapshot(name, digest, dataset, dict(payload["config"]), dict(payload.get("metrics", {})),
                              payload["integrity"], mu, logvar, labels, list(split.classes), blob)
     snapshot.write(snap)
@@ -84,7 +84,7 @@ def build_snapshot(name: str, path: str, digest: str) -> snapshot.Snapshot:
 def _live_blob(_view, ident: str, pad_dims: tuple) -> bytes:
     model = model_for(_view)
     return weights.pack_for(model, _view.mu, _view.labels, len(_view.classes), ident=ident, pad_dims=pad_dims,
-                            fold_after=decoder.FOLD_SLIDERS_AFTER)
+                            fold_after=weights.FOLD_SLIDERS_AFTER)
 
 
 def live_blob(view: snapshot.Snapshot, pad_dims: tuple) -> bytes:

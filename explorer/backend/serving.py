@@ -34,7 +34,7 @@ def warm_torch() -> None:
         if _warm_started:
             return
         _warm_started = True
-    threading.Thread(target=importlib.import_module, args=("explorer.models",), name="warm-torch",
+    threading.Thread(target=importlib.import_module, args=("explorer.backend.models",), name="warm-torch",
                      daemon=True).start()
 
 

@@ -5,14 +5,14 @@ thread pool; other decoders use the torch model, imported on first use."""
 import numpy as np
 import streamlit as st
 
-from explorer.snapshot import Snapshot
+from explorer.backend.snapshot import Snapshot
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _mlp(ident: str, _blob: bytes) -> list | None:
     """[(W [out, in], b [out], relu)] from a weights blob whose steps are all linear, else None.
     Cached by the view's ident alone: hashing the 3 MB blob would cost more than the decode."""
-    from explorer.weights import read_header
+    from explorer.backend.weights import read_header
     header, start = read_header(_blob)
     if not header["layers"] or any(step["op"] != "linear" for step in header["layers"]):
         return None
@@ -26,7 +26,7 @@ def _mlp(ident: str, _blob: bytes) -> list | None:
 
 def torch_model(view: Snapshot):
     """The view's torch model (imports torch on first use)."""
-    from explorer import models
+    from explorer.backend import models
     return models.model_for(view)
 
 
@@ -35,7 +35,7 @@ def decode(view: Snapshot, z: np.ndarray) -> np.ndarray:
     z = np.asarray(z, np.float32).reshape(-1, view.latent_dim)
     layers = _mlp(view.ident, view.blob) if view.blob else None
     if layers is None:
-        from explorer import models
+        from explorer.backend import models
         return models.decode(models.model_for(view), z)
     h = z
     for W, b, relu in layers:

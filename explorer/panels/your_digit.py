@@ -22,11 +22,12 @@ import time
 import numpy as np
 import streamlit as st
 
-from explorer import images, page, state, uploads
-from explorer.infer import decode
-from explorer.prep import SIZE, DigitError, prepare
-from explorer.projection import Projection
-from explorer.snapshot import Snapshot
+from explorer import state
+from explorer.backend import images, page, uploads
+from explorer.backend.infer import decode
+from explorer.backend.prep import SIZE, DigitError, prepare
+from explorer.backend.projection import Projection
+from explorer.backend.snapshot import Snapshot
 
 VERSION = 1  # of the draw message; draw.js refuses any other
 N_NEIGHBOURS = 8
@@ -119,7 +120,7 @@ def toggle(view: Snapshot, proj: Projection, use_live: bool) -> None:
     if not on:
         _off(key=state.Key.DRAW_OFF, data=b"off", height=0)
         return
-    from explorer import models  # torch: this panel needs it, the first page does not
+    from explorer.backend import models  # torch: this panel needs it, the first page does not
     blob = models.encoder_blob(view, with_decoder=not use_live)
     if blob is None:
         st.info("This model has layers the page cannot run, so it cannot encode a drawing live.")
@@ -167,7 +168,7 @@ def shown_name(name: str) -> str:
 @st.fragment
 def panel(view: Snapshot, proj: Projection) -> None:
     """Canvas and encoder in the page; upload; the drawing scored by torch. A stroke's end reruns only this."""
-    from explorer import models
+    from explorer.backend import models
     if state.take_full_rerun():  # a neighbour was picked: the selection panel, outside this fragment, shows it
         st.rerun()
     started = time.perf_counter()
@@ -190,7 +191,7 @@ def panel(view: Snapshot, proj: Projection) -> None:
 
 def scored(view: Snapshot, pixels: bytes) -> None:
     """What torch makes of the drawing: -ELBO and its rank, posterior samples, nearest test digits."""
-    from explorer import models
+    from explorer.backend import models
     x = np.frombuffer(pixels, np.uint8).reshape(SIZE, SIZE) / 255.0
     s = models.score(view, x)
     neg_elbo = s["nll"] + s["kl"]
@@ -220,7 +221,7 @@ def scored(view: Snapshot, pixels: bytes) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=4096)
 def _thumbnail(dataset: str, index: int) -> str:
-    from explorer import models
+    from explorer.backend import models
     return images.inline(images.to_png(models.test_split(dataset)[0].images[index].numpy() / 255.0))
 
 

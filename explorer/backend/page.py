@@ -6,7 +6,7 @@ touches the map, posts.js (taking the parts post.py sends) for every element tha
 component's Python module keeps its module as `JS`, which the tests load as the app does."""
 from pathlib import Path
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parent.parent / "frontend"
 DOM = "dom.js"
 NETS = (DOM, "nn.js")
 BORROWED = "borrowed.js"
@@ -14,6 +14,6 @@ POSTS = "posts.js"
 
 
 def module(*names: str | tuple[str, ...]) -> str:
-    """The JS module source made of these files of explorer/ (or groups of them), in order."""
+    """The JS module source made of these files of explorer/frontend/ (or groups of them), in order."""
     files = [n for name in names for n in ((name,) if isinstance(name, str) else name)]
     return "\n".join((HERE / name).read_text() for name in files)

@@ -8,10 +8,11 @@ import sys
 import numpy as np
 import streamlit as st
 
-from explorer import link, picker, snapshot, state
-from explorer.projection import Projection, axes, pca
-from explorer.selection import DATA_PROBLEM
-from explorer.snapshot import Snapshot
+from explorer import link, state
+from explorer.backend import picker, snapshot
+from explorer.backend.projection import Projection, axes, pca
+from explorer.backend.snapshot import Snapshot
+from explorer.panels.selection import DATA_PROBLEM
 from vae_core.sealed import CheckpointError
 
 ALLOW_TRAINING_ENV = "VAE_EXPLORER_ALLOW_TRAINING"  # "1": offer training to remote viewers too
@@ -123,7 +124,7 @@ def open_or_stop(choice: str) -> Snapshot:
             view = snapshot.cached(choice, digest)
         except LookupError:
             with st.spinner("Opening the checkpoint and encoding the 10,000 test digits (once per checkpoint)…"):
-                from explorer import models  # torch
+                from explorer.backend import models  # torch
                 from vae_core.data import DataError
                 try:
                     view = models.build_snapshot(choice, str(path), digest)

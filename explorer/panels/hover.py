@@ -6,7 +6,9 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from explorer import map_overlays, page, state
+from explorer import state
+from explorer.backend import page
+from explorer.panels import map_overlays
 
 COLS = 100  # digits per atlas row (sent to hover.js in each message's header)
 VERSION = 1  # of the messages below; hover.js refuses any other
@@ -17,7 +19,7 @@ _component = st.components.v2.component("vae_map_hover", js=JS, css=":host { dis
 @st.cache_resource(show_spinner=False, max_entries=4)
 def atlas_png(dataset: str) -> bytes:
     """All test images [N, 28, 28] tiled COLS a row in index order, one greyscale PNG (~1.9 MB for MNIST)."""
-    from explorer import models  # torch; the page asks for the atlas only once it is idle
+    from explorer.backend import models  # torch; the page asks for the atlas only once it is idle
     x = models.test_split(dataset)[0].images.numpy()
     rows = -(-len(x) // COLS)
     x = np.concatenate([x, np.zeros((rows * COLS - len(x), 28, 28), np.uint8)])

@@ -4,12 +4,12 @@ server's route (explorer/remote.py)."""
 import numpy as np
 import streamlit as st
 
-from explorer import images, state
-from explorer.infer import decode
-from explorer.snapshot import Snapshot
+from explorer import state
+from explorer.backend import images
+from explorer.backend.infer import decode
+from explorer.backend.snapshot import Snapshot
 
 DIGIT_SCALE = 10  # 28 px -> 280 px, nearest neighbour
-FOLD_SLIDERS_AFTER = 8  # the page's sliders past this many are folded away (sent in the blob)
 
 
 def picture(view: Snapshot) -> bytes:

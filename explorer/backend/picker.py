@@ -7,7 +7,7 @@ import streamlit as st
 
 from vae_core.sealed import MAX_BYTES
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 HOME_ENV = "VAE_EXPLORER_HOME"  # the folder holding checkpoints/ and runs/ (default: the repo)
 CHECKPOINT_DIRS = ("checkpoints", "runs")  # the only folders the picker reads
 DEFAULT_CHECKPOINT = "checkpoints/mnist-mlp-z2.pt"

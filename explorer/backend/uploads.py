@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from explorer.prep import STRIP, DigitError, grey_from_rgba
+from explorer.backend.prep import STRIP, DigitError, grey_from_rgba
 
 MAX_MB = 10  # the uploader's limit (Streamlit refuses bigger files in the page; checked here again)
 MAX_BYTES = MAX_MB * 1024 * 1024

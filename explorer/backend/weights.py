@@ -6,12 +6,17 @@ import struct
 
 import numpy as np
 
-from explorer.figures import PALETTE
-from explorer.live import blob_id
-from explorer.projection import slider_ranges
+from explorer.backend.projection import slider_ranges
+from plots import PALETTE
 
 MAGIC = b"VAEW"
 BLOB_VERSION = 1  # live.js refuses any other
+FOLD_SLIDERS_AFTER = 8  # the page's sliders past this many are folded away (sent in the blob)
+
+
+def blob_id(ident: str, pad_dims: tuple) -> str:
+    """The id a weights blob carries and a point names: checkpoint ident and pad dims."""
+    return f"{ident}|{tuple(pad_dims)}"
 
 
 def decoder_ops(model) -> list[tuple] | None:

@@ -4,9 +4,10 @@ import logging
 import numpy as np
 import streamlit as st
 
-from explorer import images, state
-from explorer.infer import decode
-from explorer.snapshot import Snapshot
+from explorer import state
+from explorer.backend import images
+from explorer.backend.infer import decode
+from explorer.backend.snapshot import Snapshot
 
 log = logging.getLogger("explorer")
 
@@ -15,7 +16,7 @@ DATA_PROBLEM = "The test images for this checkpoint are missing or damaged; the 
 
 def test_images(view: Snapshot):
     """The test images [N, 1, 28, 28] (torch), or None after one clear line when they cannot be read."""
-    from explorer import models
+    from explorer.backend import models
     from vae_core.data import DataError
     try:
         return models.test_split(view.dataset)[1]

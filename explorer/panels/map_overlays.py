@@ -4,7 +4,8 @@ import json
 import numpy as np
 import streamlit as st
 
-from explorer import page, post
+from explorer.backend import page
+from explorer.panels import post
 from explorer.state import Key
 
 MAP_KEY = Key.MAP  # the latent map chart's key; the page finds the chart by it

@@ -2,9 +2,10 @@
 import numpy as np
 import streamlit as st
 
-from explorer import images, state
-from explorer.infer import decode
-from explorer.snapshot import Snapshot
+from explorer import state
+from explorer.backend import images
+from explorer.backend.infer import decode
+from explorer.backend.snapshot import Snapshot
 
 
 def lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:

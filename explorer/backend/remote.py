@@ -45,7 +45,7 @@ def for_page() -> dict:
 
 def offer(view) -> None:
     """Let pages decode with this view's model (a session has it open)."""
-    from explorer.projection import slider_ranges
+    from explorer.backend.projection import slider_ranges
     with _lock:
         if view.ident in _offered:
             _offered.move_to_end(view.ident)
@@ -84,7 +84,7 @@ def parse(query: dict) -> tuple:
 
 def pixels(view, z: np.ndarray) -> bytes:
     """The decoded digit's 784 bytes (explorer/infer.py: the one decode)."""
-    from explorer.infer import decode
+    from explorer.backend.infer import decode
     return np.rint(decode(view, z)[0] * 255).astype(np.uint8).tobytes()
 
 

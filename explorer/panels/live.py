@@ -2,7 +2,8 @@
 once, JS decodes per frame. No torch here."""
 import streamlit as st
 
-from explorer import page, state
+from explorer import state
+from explorer.backend import page, weights
 
 JS = page.module(page.NETS, page.POSTS, "live.js")
 _CSS = """
@@ -35,17 +36,12 @@ def sidebar_toggle(supported: bool) -> bool:
     return on and supported
 
 
-def blob_id(ident: str, pad_dims: tuple) -> str:
-    """The id a weights blob carries and a point names: checkpoint ident and pad dims."""
-    return f"{ident}|{tuple(pad_dims)}"
-
-
 def point(view, pad_dims: tuple[int, int]) -> dict:
     """The point the decoder shows, as Python last set it: {id, v, z}, the "point" part of the decoder
     fragment's post (post.py). The page takes it when `v` changes (a button, a new model) and
     otherwise keeps the user's own point. Under 1 KB, apart from the weights."""
     version, z = state.pushed_point()
-    return {"id": blob_id(view.ident, _pad(view, pad_dims)), "v": int(version), "z": [float(v) for v in z]}
+    return {"id": weights.blob_id(view.ident, _pad(view, pad_dims)), "v": int(version), "z": [float(v) for v in z]}
 
 
 def _pad(view, pad_dims) -> tuple:
@@ -65,13 +61,13 @@ def live_decoder(view, pad_dims: tuple[int, int], *, remote: bool = False) -> No
     d = view.latent_dim
     pad_dims = _pad(view, pad_dims)
     if remote:
-        from explorer import remote as route
+        from explorer.backend import remote as route
         route.offer(view)
         blob = _remote_blob(view, view.ident, pad_dims, route.for_page())
     elif pad_dims == (0, 1):
         blob = view.blob
     else:
-        from explorer import models  # torch: only for a pad over other dims
+        from explorer.backend import models  # torch: only for a pad over other dims
         blob = models.live_blob(view, pad_dims)
 
     def on_commit():
@@ -84,7 +80,5 @@ def live_decoder(view, pad_dims: tuple[int, int], *, remote: bool = False) -> No
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _remote_blob(_view, ident: str, pad_dims: tuple, remote: dict) -> bytes:
-    from explorer import weights
-    from explorer.decoder import FOLD_SLIDERS_AFTER
     return weights.pack_for(None, _view.mu, _view.labels, len(_view.classes), ident=ident, pad_dims=pad_dims,
-                            fold_after=FOLD_SLIDERS_AFTER, remote=remote)
+                            fold_after=weights.FOLD_SLIDERS_AFTER, remote=remote)

@@ -1,0 +1,1 @@
+"""The server side of the app, which draws nothing: models and inference, snapshots, the decode route, files."""

@@ -1,0 +1,1 @@
+"""The parts of the page: one module each (sidebar, map, decoder, selection, canvas, interpolation, your digit)."""
