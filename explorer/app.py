@@ -28,18 +28,7 @@ else:
     st.title("VAE latent-space explorer")  # a person's first sight is the app, not a blank page
 
     from explorer import link, state  # noqa: E402  (plotly and numpy: no torch before the first page)
-    from explorer.panels import (  # noqa: E402
-        canvas,
-        decoder,
-        hover,
-        interpolation,
-        latent_map,
-        live,
-        post,
-        selection,
-        sidebar,
-        your_digit,
-    )
+    from explorer.panels import canvas, decoder, interpolation, latent_map, selection, sidebar, your_digit  # noqa: E402
 
 _IMPORTED, _IMPORTED_AT = time.perf_counter(), time.time()
 TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/app_speed.py
@@ -58,7 +47,7 @@ def explore_tab(view, proj, opts, use_live: bool) -> None:
         latent_map.chart(view, proj, opts)
         your_digit.toggle(view, proj, use_live)
     selection.panel(view)
-    hover.thumbnails(view.dataset)  # the test images for hover thumbnails, once the page asks for them
+    latent_map.thumbnails(view.dataset)  # the test images for hover thumbnails, once the page asks for them
 
 
 @st.fragment
@@ -66,13 +55,13 @@ def decoder_panel(view, proj, opts, use_live: bool) -> None:
     """Sliders and pad, digit, and what moves with z in the page. The page decodes each frame itself
     (live) or asks the server's route for it (explorer/remote.py); a release commits z, which reruns
     only this fragment (as does a prior sample), not the sidebar, the map or the selection panel."""
-    live.live_decoder(view, (opts["i"], opts["j"]), remote=not use_live)
+    decoder.live_decoder(view, (opts["i"], opts["j"]), remote=not use_live)
     decoder.digit(view)
     # what moves with z, for code already in the page: one small element (the page's runs draw the
     # map's overlays and the link themselves; this fragment reruns alone when z moves)
-    post.send(state.Key.POST, {"overlays": latent_map.decoder_overlay(proj),
+    decoder.send_post(state.Key.POST, {"overlays": latent_map.decoder_overlay(proj),
                                "link": link.message(view.name, view.latent_dim),
-                               "point": live.point(view, (opts["i"], opts["j"]))})
+                               "point": decoder.point(view, (opts["i"], opts["j"]))})
 
 
 VIEWS = dict(zip(state.VIEWS, (explore_tab, lambda view, *_: canvas.tab(view),
@@ -90,7 +79,7 @@ def main() -> None:
     link.apply_view(view.latent_dim, len(view.mu))  # a shared or reloaded link
     opts = sidebar.view_options(view.latent_dim)
     proj = sidebar.projection_for(opts, view.mu)
-    use_live = live.sidebar_toggle(view.live_supported)
+    use_live = decoder.sidebar_toggle(view.live_supported)
 
     # one view at a time: only the chosen view's code runs, so a slider move does not redraw the canvas.
     # A segmented control, not st.tabs: Streamlit's tabs re-render at some cost on every rerun (even a

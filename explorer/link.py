@@ -23,8 +23,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import state
-from explorer.backend import page
-from explorer.panels import post
+from explorer.backend import page, serving
 from explorer.state import Key
 
 TABS = {name.lower(): name for name in state.VIEWS}  # tab=canvas: the view's name in lower case
@@ -134,12 +133,12 @@ def message(ckpt: str, latent_dim: int) -> dict:
     tab = next((k for k, label in TABS.items() if label == state.get(Key.TAB)), None)
     if tab is not None and TABS[tab] != state.VIEWS[0]:
         view["tab"] = tab
-    return {"v": VERSION, "seq": post.stamp(), "query": urlencode(view, safe=",/")}
+    return {"v": VERSION, "seq": serving.stamp(), "query": urlencode(view, safe=",/")}
 
 
 def write(ckpt: str, latent_dim: int) -> None:
     """Put the current view into the address bar: the page does it (link.js), replacing the query
     string. This element is drawn by the page's runs; when only the decoder's fragment reruns (z
-    moved), the fragment posts the same message as its "link" part (post.py)."""
+    moved), the fragment posts the same message as its "link" part (panels/decoder.py)."""
     # bytes as data: any other data Streamlit first checks for dataframes, importing pandas (~0.7 s)
     _component(key=Key.LINK, data=json.dumps(message(ckpt, latent_dim)).encode(), height=0)

@@ -131,12 +131,12 @@ def isolated_point(page, min_px: float = 10.0, candidates: int = 300) -> int:
 def load_live_decoder(page, blob: bytes) -> None:
     """Import explorer/live.js alone into the page and set window.__decode(z) -> 784 pixel means
     from a blob made by live.pack (no Streamlit server needed)."""
-    from explorer.panels import live
+    from explorer.panels import decoder
     page.evaluate("""async ([source, b64]) => {
       const url = URL.createObjectURL(new Blob([source], {type: 'text/javascript'}));
       const { decoderFromBlob } = await import(url);
       window.__decode = decoderFromBlob(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
-    }""", [live.JS, base64.b64encode(blob).decode()])
+    }""", [decoder.JS, base64.b64encode(blob).decode()])
 
 
 def load_draw_module(page, blob: bytes, constants: dict) -> None:

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import link
 from explorer.backend import models, picker, remote, snapshot, weights
-from explorer.panels import post, selection, sidebar
+from explorer.panels import decoder, selection, sidebar
 from testkit.apptest import commit, send_state
 from vae_core import data
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
@@ -378,7 +378,7 @@ def address_bar(at) -> dict:
     message = json.loads(component_data(at, "vae_link"))
     assert message["v"] == link.VERSION
     if at.session_state["tab"] == "Explore":
-        posted = json.loads(component_data(at, "vae_post")[len(post.MAGIC):])["parts"]["link"]
+        posted = json.loads(component_data(at, "vae_post")[len(decoder.POST_MAGIC):])["parts"]["link"]
         assert posted["query"] == message["query"] and posted["seq"] < message["seq"]  # the fragment runs first
     return dict(parse_qsl(message["query"]))
 

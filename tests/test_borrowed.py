@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from explorer.panels import hover, map_overlays
+from explorer.panels import latent_map
 from testkit.browser import CHROMIUM, chromium
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)")
@@ -32,8 +32,8 @@ MOUNT_JS = """async ([source, data, chart, patience]) => {
   return {note: note ? note.textContent : null, errors, ok: [...window.__vaeBorrowed.ok]};
 }"""
 
-OVERLAYS = map_overlays.JS, json.dumps({"v": 1, "map_key": "map", "overlays": {}})
-HOVER = hover.JS, "WANT" + json.dumps({"v": 1, "dataset": "mnist", "cols": 100, "map_key": "map"})
+OVERLAYS = latent_map.OVERLAYS_JS, json.dumps({"v": 1, "map_key": "map", "overlays": {}})
+HOVER = latent_map.HOVER_JS, "WANT" + json.dumps({"v": 1, "dataset": "mnist", "cols": 100, "map_key": "map"})
 
 
 @pytest.mark.parametrize("helper, feature", [(OVERLAYS, "Map overlays"), (HOVER, "Hover thumbnails")])

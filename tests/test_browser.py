@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from explorer.backend import picker, remote, weights
-from explorer.panels import live
+from explorer.panels import decoder
 from testkit.browser import (
     CHROMIUM,
     COUNT_SENT_JS,
@@ -207,7 +207,7 @@ def test_server_decoding_asks_one_at_a_time_paced_and_the_latest_z_last():
           server.stop(); server.ask([999, 0]);
           await new Promise((r) => setTimeout(r, 3 * everyMs));
           return {starts, lastPainted, most, last: k - 1, afterStop: starts.length - before};
-        }""", [live.JS, remote.EVERY_MS])
+        }""", [decoder.JS, remote.EVERY_MS])
     gaps = np.diff(got["starts"])
     assert len(got["starts"]) >= 10 and gaps.min() >= remote.EVERY_MS - 1, (len(got["starts"]), gaps.min())
     assert got["most"] == 1 and got["lastPainted"] == got["last"]
@@ -317,7 +317,7 @@ def test_live_decoder_refuses_an_unknown_version_or_op_visibly(change, words):
     bad = weights.write(header, blob[start:])
     with chromium() as page:
         page.goto("about:blank")
-        out = page.evaluate(MOUNT_LIVE_JS, [live.JS,
+        out = page.evaluate(MOUNT_LIVE_JS, [decoder.JS,
                                             base64.b64encode(bad).decode()])
     assert words in out["text"] and any(words in e for e in out["errors"]), out
     assert out["canvases"] == 0  # nothing drawn from weights it cannot read

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from explorer import link
-from explorer.panels import map_overlays, post
+from explorer.panels import decoder, latent_map
 from testkit.browser import CHROMIUM, chromium
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)")
@@ -40,7 +40,7 @@ def page():
         p.route(ORIGIN + "/**", lambda route: route.fulfill(body="<html><body></body></html>",
                                                             content_type="text/html"))
         p.goto(ORIGIN + "/?ckpt=old.pt")
-        p.evaluate(LOAD_JS, [post._JS, link.JS])
+        p.evaluate(LOAD_JS, [decoder.POST_JS, link.JS])
         yield p
 
 
@@ -49,7 +49,7 @@ def link_data(query: str, seq: int = 0) -> list[int]:
 
 
 def send_post(page, parts: dict) -> None:
-    page.evaluate("(d) => window.__post(d)", list(post.message(parts)))
+    page.evaluate("(d) => window.__post(d)", list(decoder.post_message(parts)))
 
 
 def test_the_address_bar_takes_the_view_without_a_new_history_entry(page):
@@ -77,7 +77,7 @@ def test_an_older_link_does_not_take_the_address_bar_back(page):
 def test_a_post_leaves_each_part_for_code_that_mounts_later(page):
     send_post(page, {"point": {"id": "m", "v": 3, "z": [0.5]}, "link": {"v": 1, "query": "z=0.5"}})
     assert page.evaluate("window.__vaePosts.point") == {"id": "m", "v": 3, "z": [0.5]}
-    assert len(post.message({"point": {"id": "x" * 40, "v": 9, "z": [1.234] * 2}})) + len(post._JS) < 1000
+    assert len(decoder.post_message({"point": {"id": "x" * 40, "v": 9, "z": [1.234] * 2}})) + len(decoder.POST_JS) < 1000
 
 
 @pytest.mark.parametrize("data", [b'{"v": 2, "query": "z=1"}', b"{not json", b'{"v": 1, "query": 5}'])
@@ -124,10 +124,10 @@ def overlays(seq: int, **named) -> dict:
 def test_the_maps_overlays_take_the_newest_decoder_point_and_keep_the_rest(order):
     # post then element: the element mounts after a newer post; element again: a re-render, old data
     calls = {"element": list(json.dumps(overlays(10, decoder=(0.5, 0.5), selected=(1, 2))).encode()),
-             "post": list(post.message({"overlays": overlays(12, decoder=(-1.5, 0.25))}))}
+             "post": list(decoder.post_message({"overlays": overlays(12, decoder=(-1.5, 0.25))}))}
     with chromium() as p:
         p.goto("about:blank")
-        shapes = p.evaluate(OVERLAYS_JS, [post._JS, map_overlays.JS,
+        shapes = p.evaluate(OVERLAYS_JS, [decoder.POST_JS, latent_map.OVERLAYS_JS,
                                           None, [[which, calls[which]] for which in order]])
     assert ["circle", 1, 2] in shapes  # the selected digit's ring, from the element
     assert ["path", -1.5, 0.25] in shapes and ["path", 0.5, 0.5] not in shapes  # the posted point, newer
@@ -135,9 +135,9 @@ def test_the_maps_overlays_take_the_newest_decoder_point_and_keep_the_rest(order
 
 def test_an_element_newer_than_the_last_post_is_not_overridden_by_it():
     # a run of the whole page: the map's element (seq 20) mounts while the last post (seq 12) is older
-    calls = [["post", list(post.message({"overlays": overlays(12, decoder=(-1.5, 0.25))}))],
+    calls = [["post", list(decoder.post_message({"overlays": overlays(12, decoder=(-1.5, 0.25))}))],
              ["element", list(json.dumps(overlays(20, decoder=(0.5, 0.5), selected=(1, 2))).encode())]]
     with chromium() as p:
         p.goto("about:blank")
-        shapes = p.evaluate(OVERLAYS_JS, [post._JS, map_overlays.JS, None, calls])
+        shapes = p.evaluate(OVERLAYS_JS, [decoder.POST_JS, latent_map.OVERLAYS_JS, None, calls])
     assert ["path", 0.5, 0.5] in shapes and ["path", -1.5, 0.25] not in shapes

@@ -1,9 +1,11 @@
-"""Process-wide settings for serving many sessions from one server; applied once, on first import."""
+"""Process-wide settings for serving many sessions from one server (applied once, on first import), and
+the sequence stamp of the messages sent to pages."""
 import ctypes
 import ctypes.util
 import importlib
 import logging
 import threading
+import time
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
 ARENAS = 2
@@ -36,6 +38,19 @@ def warm_torch() -> None:
         _warm_started = True
     threading.Thread(target=importlib.import_module, args=("explorer.backend.models",), name="warm-torch",
                      daemon=True).start()
+
+
+
+_last, _lock = 0, threading.Lock()
+
+
+def stamp() -> int:
+    """A message's `seq`: milliseconds of the wall clock, strictly increasing in this server process
+    (and, but for a clock set back, across its restarts, which a page open meanwhile outlives)."""
+    global _last
+    with _lock:
+        _last = max(_last + 1, time.time_ns() // 1_000_000)
+        return _last
 
 
 limit_malloc_arenas()

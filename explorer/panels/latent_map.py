@@ -1,18 +1,50 @@
-"""The latent map: the shared figure, its still preview, clicks on it, and the overlays moved in the page."""
+"""The latent map: the shared figure, its still preview while plotly.js loads, clicks on it, the
+overlays moved in the page as layout shapes (Plotly.relayout, so the chart never remounts), and the
+hover thumbnails (the test images go to the page once, as one PNG atlas)."""
+import io
 import json
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image
 
 import plots
 from explorer import state
-from explorer.backend import images, page
+from explorer.backend import images, page, serving
 from explorer.backend.infer import decode
 from explorer.backend.projection import Projection
 from explorer.backend.snapshot import Snapshot
-from explorer.panels import map_overlays
 from explorer.panels.interpolation import lerp, slerp
+
+MAP_KEY = state.Key.MAP  # the latent map chart's key; the page finds the chart by it
+OVERLAYS_VERSION = 1  # of the overlay message; map_overlays.js refuses any other
+OVERLAYS_JS = page.module(page.BORROWED, page.POSTS, "map_overlays.js")
+_overlays = st.components.v2.component("vae_map_overlays", js=OVERLAYS_JS, css=":host { display: none; }")
+
+
+def overlay_points(xy: np.ndarray | None, text: list[str] | None = None) -> dict:
+    """Points [N, 2] in map coordinates (None: draw nothing) as the JSON the page draws."""
+    if xy is None:
+        return {"x": [], "y": []}
+    out = {"x": np.round(xy[:, 0], 5).tolist(), "y": np.round(xy[:, 1], 5).tolist()}
+    if text is not None:
+        out["text"] = text
+    return out
+
+
+def overlay_message(overlays: dict[str, dict]) -> dict:
+    """Overlays v1: these overlays (any of decoder, selected, ellipse, path, slerp: see map_overlays.js)
+    on the map keyed 'map'; the ones not named stay as they are. The element (`draw`) names all five
+    on the page's runs; when only the decoder's fragment reruns (z moved), the "overlays" part of its
+    post (decoder.py) names the decoder's point alone: a few bytes, whatever else is drawn."""
+    return {"v": OVERLAYS_VERSION, "seq": serving.stamp(), "map_key": MAP_KEY, "overlays": overlays}
+
+
+def draw_overlays(overlays: dict[str, dict]) -> None:
+    """The invisible element that draws the overlays on the map, as the page's run left them."""
+    # JSON as bytes: any other data (dict, str) Streamlit first checks for dataframes, importing pandas (~0.7 s)
+    _overlays(key=state.Key.MAP_OVERLAYS, data=json.dumps(overlay_message(overlays)).encode(), height=0)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -59,7 +91,7 @@ def _map_for(view: Snapshot, proj: Projection, opts: dict) -> tuple[go.Figure, b
 def preview_message(xy: np.ndarray, labels: np.ndarray, classes: list[str], fig: go.Figure) -> bytes:
     """The points [N, 2] (point i is test digit i) and labels [N] of `fig` as map_preview.js draws
     them, with the class names its hover label shows (docs/page-protocol.md)."""
-    header = {"v": PREVIEW_VERSION, "map_key": map_overlays.MAP_KEY, "n": len(xy), "height": fig.layout.height,
+    header = {"v": PREVIEW_VERSION, "map_key": MAP_KEY, "n": len(xy), "height": fig.layout.height,
               "x_range": list(fig.layout.xaxis.range), "y_range": list(fig.layout.yaxis.range),
               "colors": list(plots.PALETTE), "classes": list(classes), "size": fig.data[0].marker.size, "opacity": fig.data[0].marker.opacity,
               "margin": PREVIEW_MARGIN}
@@ -100,19 +132,19 @@ def chart(view: Snapshot, proj: Projection, opts: dict) -> None:
     (map_overlays.js), so the chart keeps its zoom and selection across reruns. Until plotly.js is in
     the page (a cold start), a still preview of the points stands in its place."""
     _preview(key=state.Key.MAP_PREVIEW, data=preview(view, proj, opts))
-    st.plotly_chart(figure(view, proj, opts), on_select="rerun", selection_mode="points", key=map_overlays.MAP_KEY,
+    st.plotly_chart(figure(view, proj, opts), on_select="rerun", selection_mode="points", key=MAP_KEY,
                     config={"scrollZoom": True, "displaylogo": False})
-    map_overlays.draw(overlays(view, proj))
+    draw_overlays(overlays(view, proj))
 
 
 def decoder_overlay(proj: Projection) -> dict:
     """The decoder's point alone, as the decoder's fragment posts it when z moves (post.py): the
     other overlays change only on the page's runs, which draw them all."""
-    return map_overlays.message({"decoder": _decoder_point(proj)})
+    return overlay_message({"decoder": _decoder_point(proj)})
 
 
 def _decoder_point(proj: Projection) -> dict:
-    return map_overlays.points(proj.to_xy(np.asarray(state.z()))[None])
+    return overlay_points(proj.to_xy(np.asarray(state.z()))[None])
 
 
 def overlays(view: Snapshot, proj: Projection) -> dict[str, dict]:
@@ -123,8 +155,48 @@ def overlays(view: Snapshot, proj: Projection) -> dict[str, dict]:
     t = np.linspace(0, 1, state.interp_steps()) if state.ab_chosen() else np.zeros(0)
     return {
         "decoder": _decoder_point(proj),
-        "ellipse": map_overlays.points(None if sel is None else proj.ellipse(mu[sel], logvar[sel])),
-        "selected": map_overlays.points(None if sel is None else proj.to_xy(mu[sel])[None]),
-        "path": map_overlays.points(proj.to_xy(lerp(a, b, t)), ["A"] + [""] * (len(t) - 2) + ["B"] if len(t) else []),
-        "slerp": map_overlays.points(proj.to_xy(slerp(a, b, t))),
+        "ellipse": overlay_points(None if sel is None else proj.ellipse(mu[sel], logvar[sel])),
+        "selected": overlay_points(None if sel is None else proj.to_xy(mu[sel])[None]),
+        "path": overlay_points(proj.to_xy(lerp(a, b, t)), ["A"] + [""] * (len(t) - 2) + ["B"] if len(t) else []),
+        "slerp": overlay_points(proj.to_xy(slerp(a, b, t))),
     }
+
+
+# ---- hover thumbnails
+HOVER_COLS = 100  # digits per atlas row (sent to hover.js in each message's header)
+HOVER_VERSION = 1  # of the hover messages below; hover.js refuses any other
+HOVER_JS = page.module(page.BORROWED, "hover.js")
+_hover = st.components.v2.component("vae_map_hover", js=HOVER_JS, css=":host { display: none; }")
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def atlas_png(dataset: str) -> bytes:
+    """All test images [N, 28, 28] tiled HOVER_COLS a row in index order, one greyscale PNG (~1.9 MB for MNIST)."""
+    from explorer.backend import models  # torch; the page asks for the atlas only once it is idle
+    x = models.test_split(dataset)[0].images.numpy()
+    rows = -(-len(x) // HOVER_COLS)
+    x = np.concatenate([x, np.zeros((rows * HOVER_COLS - len(x), 28, 28), np.uint8)])
+    tiles = x.reshape(rows, HOVER_COLS, 28, 28).transpose(0, 2, 1, 3).reshape(rows * 28, HOVER_COLS * 28)
+    buf = io.BytesIO()
+    Image.fromarray(tiles, mode="L").save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def thumbnails(dataset: str) -> None:
+    """Show the hovered test digit beside the pointer on the map keyed 'map'.
+
+    The page asks for the atlas once it is idle (state 'want'), so the 1.9 MB never delays the map
+    or the digit on a cold start, and says when it holds it (state 'have'), after which each rerun
+    sends a few bytes instead of the atlas (hashing 1.9 MB cost ~7 ms of every full rerun).
+    Messages (docs/page-protocol.md): a 4-byte tag WANT | HAVE | ATLS, a JSON header {v, dataset,
+    cols, map_key}, and for ATLS a newline and the PNG.
+    """
+    asked = state.hover_state()
+    header = json.dumps({"v": HOVER_VERSION, "dataset": dataset, "cols": HOVER_COLS, "map_key": MAP_KEY}).encode()
+    if asked.get("have") == dataset:
+        data = b"HAVE" + header
+    elif asked.get("want") == dataset:
+        data = b"ATLS" + header + b"\n" + atlas_png(dataset)
+    else:
+        data = b"WANT" + header
+    _hover(key=state.Key.MAP_HOVER, data=data, height=0)
