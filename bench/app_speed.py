@@ -69,7 +69,7 @@ const poll = () => {
   const heading = [...document.querySelectorAll('h3')].some((h) => h.textContent.trim() === 'Decoder');
   if (!c.heading && heading) c.heading = now();
   if (!c.map && document.querySelector('.js-plotly-plot .gl-container canvas')) c.map = now();
-  if (!c.digit && window.__vaeLive && window.__vaeLive.frames > 0) c.digit = now();
+  if (!c.digit && window.__vae?.live && window.__vae?.live.frames > 0) c.digit = now();
   if (c.map && c.digit) c.complete = Math.max(c.map, c.digit); else requestAnimationFrame(poll);
 };
 requestAnimationFrame(poll);
@@ -118,10 +118,10 @@ def browser(moves: int) -> None:
 
         # --- live drag over the pad, events synthesised in the page every 4 ms for 3 s
         n_before = sent()
-        page.evaluate("window.__vaeLive.decodeMs = []")
+        page.evaluate("window.__vae?.live.decodeMs = []")
         drag = pointer_path(page.get_by_test_id("live-pad"), 3000)
         during = sent() - n_before
-        ms = page.evaluate("window.__vaeLive.decodeMs")
+        ms = page.evaluate("window.__vae?.live.decodeMs")
         page.wait_for_timeout(2000)
         after = sent() - n_before - during
         print(f"live drag: {drag['events']} pointer moves in {drag['seconds']:.2f} s -> {drag['frames']} frames "
@@ -165,17 +165,17 @@ def server_decoding_paired(moves: int) -> None:
                 page, box = (ours, bare)[i], tracks[i]
                 x = box["x"] + box["width"] * (0.2 + 0.6 * (k % 10) / 9)
                 if i == 0:
-                    n = page.evaluate("window.__vaeLive.frames")
+                    n = page.evaluate("window.__vae?.live.frames")
                     page.mouse.click(x, box["y"] + box["height"] / 2)
-                    page.wait_for_function(f"window.__vaeLive.frames > {n}", timeout=10_000)
-                    lat[0].append(page.evaluate("window.__vaeLive.lastFrameAt - window.__up"))
+                    page.wait_for_function(f"window.__vae?.live.frames > {n}", timeout=10_000)
+                    lat[0].append(page.evaluate("window.__vae?.live.lastFrameAt - window.__up"))
                 else:
                     n = page.evaluate("window.__lat.length")
                     page.mouse.click(x, box["y"] + box["height"] / 2)
                     page.wait_for_function(f"window.__lat.length > {n}", timeout=10_000)
                     lat[1].append(page.evaluate("window.__lat")[-1])
                 page.wait_for_timeout(300)
-        commits = ours.evaluate("window.__vaeLive.commits")
+        commits = ours.evaluate("window.__vae?.live.commits")
     ratios = [a / b for a, b in zip(lat[0], lat[1])]
     print(f"server decoding, slider release -> new digit in the page, clicks alternating with the bare app "
           f"({len(lat[0])} each): ours median {statistics.median(lat[0]):.0f} ms, p95 {pct(lat[0], 95):.0f}; "
@@ -193,12 +193,12 @@ def live_release_latencies(page, moves: int) -> list[float]:
     box = slider.bounding_box()
     out = []
     for k in range(moves):
-        frames = page.evaluate("window.__vaeLive.frames")
+        frames = page.evaluate("window.__vae?.live.frames")
         lo, hi, v = float(slider.get_attribute("min")), float(slider.get_attribute("max")), float(slider.input_value())
         to = (0.2 if (v - lo) / (hi - lo) > 0.5 else 0.8) + 0.004 * k  # off the thumb: clicking it moves nothing
         page.mouse.click(box["x"] + box["width"] * to, box["y"] + box["height"] / 2)
-        page.wait_for_function(f"window.__vaeLive.frames > {frames}", timeout=10_000)
-        out.append(page.evaluate("window.__vaeLive.lastFrameAt - window.__up"))
+        page.wait_for_function(f"window.__vae?.live.frames > {frames}", timeout=10_000)
+        out.append(page.evaluate("window.__vae?.live.lastFrameAt - window.__up"))
         page.wait_for_timeout(400)
     return out
 

@@ -134,9 +134,9 @@ def print_level(level: dict) -> None:
 
 VALIDATE_JS = """() => {
   window.__lat = [];
-  let frames = window.__vaeLive.frames;
+  let frames = window.__vae?.live.frames;
   const look = () => {  // a new server-decoded frame since the last release
-    const live = window.__vaeLive;
+    const live = window.__vae?.live;
     if (live.frames > frames && window.__t0) { window.__lat.push(live.lastFrameAt - window.__t0); window.__t0 = 0; }
     frames = live.frames;
     requestAnimationFrame(look);
@@ -159,9 +159,9 @@ async def browser_releases(url: str, n: int, moves: int, think: tuple) -> list[f
         page = await ctx.new_page()
         await page.goto(url)
         await page.get_by_text("Decoder", exact=True).wait_for(timeout=120_000)
-        await page.wait_for_function("window.__vaeLive && window.__vaeLive.frames > 0", timeout=120_000)
+        await page.wait_for_function("window.__vae?.live && window.__vae?.live.frames > 0", timeout=120_000)
         await page.get_by_text("Live decoding in the browser").click()
-        await page.wait_for_function("window.__vaeLive.remote && window.__vaeLive.lastFrameAt", timeout=60_000)
+        await page.wait_for_function("window.__vae?.live.remote && window.__vae?.live.lastFrameAt", timeout=60_000)
         await page.wait_for_timeout(2000)
         await page.evaluate(VALIDATE_JS)
         box = await page.get_by_role("slider", name="live z0").bounding_box()

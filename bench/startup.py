@@ -30,9 +30,9 @@ const poll = () => {
   const s = window.__seen;
   if (!s.title && [...document.querySelectorAll('h1, h3')].length) s.title = now();
   if (!s.map && document.querySelector('.js-plotly-plot .gl-container canvas')) s.map = now();
-  if (!s.preview && window.__vaeMapPreview) s.preview = now();  // in a frame, as the digit: about to be painted
+  if (!s.preview && window.__vae?.mapPreview) s.preview = now();  // in a frame, as the digit: about to be painted
   if (!s.seen && (s.preview || s.map)) s.seen = Math.min(s.preview || Infinity, s.map || Infinity);
-  if (!s.digit && window.__vaeLive && window.__vaeLive.frames > 0) s.digit = now();
+  if (!s.digit && window.__vae?.live && window.__vae?.live.frames > 0) s.digit = now();
   if (!s.opened && [...document.querySelectorAll('h3')].some((h) => h.textContent.startsWith('Test digit #'))) s.opened = now();
   if (!s.image && [...document.querySelectorAll('img')].some((i) => i.width === 280 && i.complete)) s.image = now();
   requestAnimationFrame(poll);
@@ -62,7 +62,7 @@ def start_to_ready(page, script: str, ready: str, click: bool = False) -> dict:
         if click:
             page.wait_for_function("window.__seen.seen", timeout=120_000)
             at = page.evaluate("""() => { window.__seen.clicked = performance.timeOrigin + performance.now();
-                return window.__vaeMapPreview && !window.__seen.map ? window.__vaeMapPreview.place(0) : null; }""")
+                return window.__vae?.mapPreview && !window.__seen.map ? window.__vae?.mapPreview.place(0) : null; }""")
             if at:  # else Plotly drew first: nothing to click on the preview
                 page.mouse.click(*at)
                 ready += " && window.__seen.opened"

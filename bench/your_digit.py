@@ -80,11 +80,11 @@ def main() -> None:
     with serve(env={"VAE_EXPLORER_TIMING": "1"}, stderr=log) as url, chromium(viewport=(1400, 1400)) as page:
         page.add_init_script(COUNT_SENT_JS)
         wait_for_app(page, url)
-        page.wait_for_function("window.__vaeLive && window.__vaeLive.ready", timeout=60_000)
+        page.wait_for_function("window.__vae?.live && window.__vae?.live.ready", timeout=60_000)
         wait_idle(page, 500)
         t = time.perf_counter()
         page.get_by_text("Your digit: draw one").click()
-        page.wait_for_function("window.__vaeDraw && window.__vaeDraw.ready", timeout=60_000)
+        page.wait_for_function("window.__vae?.draw && window.__vae?.draw.ready", timeout=60_000)
         print(f"panel opened (toggle -> canvas ready, weights packed and sent): {time.perf_counter() - t:.2f} s")
         wait_idle(page, 800)
         canvas = page.get_by_test_id("draw-canvas")
@@ -93,20 +93,20 @@ def main() -> None:
         for k in range(args.strokes):
             page.get_by_test_id("draw-clear").click()
             wait_idle(page, 300)
-            n0, s0 = page.evaluate("[window.__vaeDraw.encodeMs.length, window.__sent]")
+            n0, s0 = page.evaluate("[window.__vae?.draw.encodeMs.length, window.__sent]")
             fx = 0.3 + 0.4 * (k % 5) / 4  # a wobbly vertical line, a different one each time
             out = pointer_path(canvas, args.stroke_ms, f"(t, ms) => [{fx} + 0.04 * Math.sin(t / 90), 0.12 + 0.76 * t / ms]",
-                               release=False, counter="window.__vaeDraw.frames", pointer="pen")
+                               release=False, counter="window.__vae?.draw.frames", pointer="pen")
             sent += page.evaluate("window.__sent") - s0
-            encode += page.evaluate(f"window.__vaeDraw.encodeMs.slice({n0})")
-            frame += page.evaluate(f"window.__vaeDraw.frameMs.slice({n0})")
+            encode += page.evaluate(f"window.__vae?.draw.encodeMs.slice({n0})")
+            frame += page.evaluate(f"window.__vae?.draw.frameMs.slice({n0})")
             fps.append(out["frames"] / out["seconds"])
             ends.append(canvas.evaluate(END_JS, out["end"]))
             wait_idle(page, 300)
-        live = page.evaluate("(() => { const d = window.__vaeLive; const z = [0.5, -0.5]; d.decode(z); "
+        live = page.evaluate("(() => { const d = window.__vae?.live; const z = [0.5, -0.5]; d.decode(z); "
                              "const t = []; for (let i = 0; i < 200; i++) { const t0 = performance.now(); d.decode(z); "
                              "t.push(performance.now() - t0); } return t; })()")
-        last_message = page.evaluate("window.__vaeDraw.messageBytes || 0")
+        last_message = page.evaluate("window.__vae?.draw.messageBytes || 0")
     ends = [e for e in ends if e is not None]
     log.seek(0)
     text = log.read()

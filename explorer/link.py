@@ -23,7 +23,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import state
-from explorer.backend import page, serving
+from explorer.backend import bundle, serving
 from explorer.state import Key
 
 TABS = {name.lower(): name for name in state.VIEWS}  # tab=canvas: the view's name in lower case
@@ -31,8 +31,8 @@ PLANES = {"pca": "PCA of the means", "axes": "Two latent dims"}
 LAYERS = (Key.UNDERLAY, Key.CONTOURS)  # their names in the link are their keys
 MAX_FIELD = 2000  # characters: longer values are not read at all
 VERSION = 1  # of the link message; link.js refuses any other
-JS = page.module(page.POSTS, "link.js")
-_component = st.components.v2.component("vae_link", js=JS, css=":host { display: none; }")
+JS = bundle.module("link.js")
+_component = st.components.v2.component("vae_link", js=JS, css=bundle.css("hidden.css"))
 
 
 def _params() -> dict[str, str]:

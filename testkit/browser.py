@@ -108,9 +108,9 @@ def wait_for_app(page, url: str, timeout_ms: int = 90_000) -> None:
 def decode_on_the_server(page) -> None:
     """Switch the open app's live decoding off; returns once the first frame decoded on the server is
     in the panel and the page is idle."""
-    page.wait_for_function("window.__vaeLive && window.__vaeLive.frames > 0", timeout=90_000)
+    page.wait_for_function("window.__vae?.live && window.__vae?.live.frames > 0", timeout=90_000)
     page.get_by_text("Live decoding in the browser").click()
-    page.wait_for_function("window.__vaeLive.remote && window.__vaeLive.lastFrameAt", timeout=60_000)
+    page.wait_for_function("window.__vae?.live.remote && window.__vae?.live.lastFrameAt", timeout=60_000)
     wait_idle(page)
 
 
@@ -226,7 +226,7 @@ PAD_LOOP = "(t) => [0.5 + 0.4 * Math.cos(t / 300), 0.5 + 0.4 * Math.sin(t / 170)
 
 
 def pointer_path(locator, ms: int, path: str = PAD_LOOP, *, release: bool = True,
-                 counter: str = "window.__vaeLive.frames", pointer: str = "mouse") -> dict:
+                 counter: str = "window.__vae?.live.frames", pointer: str = "mouse") -> dict:
     """Drive `locator`'s element with synthetic pointer events (POINTER_PATH_JS); frames counted by `counter`."""
     return locator.evaluate(POINTER_PATH_JS, [ms, path, release, counter, pointer])
 

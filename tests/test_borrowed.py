@@ -11,7 +11,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's ch
 
 # JS: mount a map helper's module (its Python module's JS) in a blank page beside a fake chart
 MOUNT_JS = """async ([source, data, chart, patience]) => {
-  window.__vaeBorrowedPatienceMs = patience;
+  (window.__vae ||= {}).borrowedPatienceMs = patience;
   const errors = [], log = console.error;
   console.error = (...a) => { errors.push(a.join(' ')); log(...a); };
   const holder = document.createElement('div');
@@ -29,7 +29,7 @@ MOUNT_JS = """async ([source, data, chart, patience]) => {
   await new Promise((done) => setTimeout(done, patience + 400));
   console.error = log;
   const note = document.querySelector('[data-testid="vae-borrowed-note"]');
-  return {note: note ? note.textContent : null, errors, ok: [...window.__vaeBorrowed.ok]};
+  return {note: note ? note.textContent : null, errors, ok: [...window.__vae?.borrowed.ok]};
 }"""
 
 OVERLAYS = latent_map.OVERLAYS_JS, json.dumps({"v": 1, "map_key": "map", "overlays": {}})

@@ -55,13 +55,13 @@ def test_the_map_is_seen_and_clicked_before_plotly_js_arrives_and_the_chart_take
         page.goto(app_url)
         preview = page.get_by_test_id("map-preview")
         preview.wait_for(timeout=30_000)
-        assert page.evaluate("window.__vaeMapPreview.points") == 10_000
+        assert page.evaluate("window.__vae?.mapPreview.points") == 10_000
         assert "zoom and pan are loading" in preview.inner_text()
-        page.wait_for_function("window.__vaeLive && window.__vaeLive.frames > 0")  # the digit does not wait either
+        page.wait_for_function("window.__vae?.live && window.__vae?.live.frames > 0")  # the digit does not wait either
         box = preview.bounding_box()
         assert held and page.evaluate("window.Plotly === undefined")
         # the map already answers: a hovered point says what it is, a clicked one opens below
-        x, y = page.evaluate("window.__vaeMapPreview.place(1234)")
+        x, y = page.evaluate("window.__vae?.mapPreview.place(1234)")
         page.mouse.move(x, y)
         assert re.fullmatch(r"\d · test #1234", page.get_by_test_id("map-preview-tip").inner_text())
         page.mouse.click(x, y)
@@ -71,7 +71,7 @@ def test_the_map_is_seen_and_clicked_before_plotly_js_arrives_and_the_chart_take
             route.continue_()
         page.wait_for_function("document.querySelector('.st-key-map .js-plotly-plot .gl-container canvas')",
                                timeout=60_000)
-        page.wait_for_function("window.__vaeMapPreview.hiddenAt !== null")
+        page.wait_for_function("window.__vae?.mapPreview.hiddenAt !== null")
         assert preview.count() == 0
         chart = page.locator(".st-key-map .js-plotly-plot").bounding_box()
         assert abs(chart["x"] - box["x"]) <= 2 and abs(chart["width"] - box["width"]) <= 2, (box, chart)
@@ -84,9 +84,9 @@ def test_load_slide_click_and_see_reconstruction(app_url):
     with chromium(viewport=(1400, 1350)) as page:
         wait_for_app(page, app_url)
         page.get_by_test_id("live-digit").wait_for()
-        page.wait_for_function("window.__vaeLive && window.__vaeLive.ready")
+        page.wait_for_function("window.__vae?.live && window.__vae?.live.ready")
         page.screenshot(path=str(SHOTS / "01-loaded.png"))
-        assert page.evaluate("window.__vaePreloaded") is True  # explorer/preload.py's JS ran without error
+        assert page.evaluate("window.__vae?.preloaded") is True  # explorer/preload.py's JS ran without error
         before = z_caption(page)
         slider = page.get_by_role("slider", name="live z0")
         slider.focus()
@@ -139,21 +139,21 @@ def test_server_decoding_redraws_digit_and_map_cross(app_url):
         wait_for_app(page, app_url)
         decode_on_the_server(page)
         assert page.get_by_test_id("live-stats").inner_text().startswith("decoded on the server")
-        frames = page.evaluate("window.__vaeLive.frames")
+        frames = page.evaluate("window.__vae?.live.frames")
         slider = page.get_by_role("slider", name="live z0")
         slider.focus()
         slider.press("ArrowRight")
-        page.wait_for_function(f"window.__vaeLive.frames > {frames}", timeout=20_000)
+        page.wait_for_function(f"window.__vae?.live.frames > {frames}", timeout=20_000)
         wait_idle(page)
         z, err = shown(page)
         assert z[0] == pytest.approx(0.01) and err <= 1, (z, err)  # the server's pixels, rounded to bytes
         assert np.allclose(cross(page), z_now(page), atol=6e-3), (cross(page), z_now(page))  # caption: 2 decimals
 
-        frames = page.evaluate("window.__vaeLive.frames")
+        frames = page.evaluate("window.__vae?.live.frames")
         page.get_by_role("button", name="Sample from the prior").click()
-        page.wait_for_function(f"window.__vaeLive.frames > {frames}", timeout=20_000)
+        page.wait_for_function(f"window.__vae?.live.frames > {frames}", timeout=20_000)
         wait_idle(page)
-        z, err = shown(page, page.evaluate("window.__vaePosts.point.z"))  # the sliders show 2 decimals of it
+        z, err = shown(page, page.evaluate("JSON.parse(new TextDecoder().decode(window.__vae.post).slice(4)).parts.point.z"))  # the sliders show 2 decimals of it
         assert err <= 1 and np.allclose(z, z_now(page), atol=6e-3), (z, z_now(page), err)
         assert np.allclose(cross(page), z_now(page), atol=6e-3), (cross(page), z_now(page))
 
@@ -164,7 +164,7 @@ def test_a_refused_server_decode_is_one_line_under_the_digit(app_url):
     with chromium() as page:
         wait_for_app(page, app_url)
         decode_on_the_server(page)
-        frames = page.evaluate("window.__vaeLive.frames")
+        frames = page.evaluate("window.__vae?.live.frames")
         refusal = "this model is not open on the server any more: reload the page"
         page.route("**/api/vae/decode?*", lambda route: route.fulfill(status=404, body=refusal,
                                                                        content_type="text/plain"))
@@ -174,10 +174,10 @@ def test_a_refused_server_decode_is_one_line_under_the_digit(app_url):
         stats = page.get_by_test_id("live-stats")
         page.wait_for_function("(s) => s.textContent.includes('not open')", arg=stats.element_handle(), timeout=10_000)
         assert stats.inner_text() == "server decoding: " + refusal
-        assert page.evaluate("window.__vaeLive.frames") == frames  # nothing painted from the refusal
+        assert page.evaluate("window.__vae?.live.frames") == frames  # nothing painted from the refusal
         page.unroute("**/api/vae/decode?*")
         slider.press("ArrowRight")
-        page.wait_for_function(f"window.__vaeLive.frames > {frames}", timeout=10_000)
+        page.wait_for_function(f"window.__vae?.live.frames > {frames}", timeout=10_000)
         assert stats.inner_text().startswith("decoded on the server")
 
 
@@ -261,8 +261,8 @@ def test_conv_checkpoint_decodes_in_the_page_like_torch(tmp_path):
         want = torch.sigmoid(model.decode(torch.from_numpy(z))).numpy()
     with serve(env={picker.HOME_ENV: str(tmp_path)}) as url, chromium() as page:
         wait_for_app(page, url)
-        page.wait_for_function("window.__vaeLive && window.__vaeLive.ready", timeout=60_000)
-        got = np.array(page.evaluate("(zs) => zs.map((z) => window.__vaeLive.decode(z))", z.tolist()))
+        page.wait_for_function("window.__vae?.live && window.__vae?.live.ready", timeout=60_000)
+        got = np.array(page.evaluate("(zs) => zs.map((z) => window.__vae?.live.decode(z))", z.tolist()))
     assert np.abs(got - want).max() < 1e-4
 
 
@@ -273,8 +273,8 @@ def test_js_decode_matches_torch(app_url):
         want = torch.sigmoid(model.decode(torch.from_numpy(z))).numpy()
     with chromium() as page:
         wait_for_app(page, app_url)
-        page.wait_for_function("window.__vaeLive && window.__vaeLive.ready", timeout=60_000)
-        got = np.array(page.evaluate("(zs) => zs.map((z) => window.__vaeLive.decode(z))", z.tolist()))
+        page.wait_for_function("window.__vae?.live && window.__vae?.live.ready", timeout=60_000)
+        got = np.array(page.evaluate("(zs) => zs.map((z) => window.__vae?.live.decode(z))", z.tolist()))
     assert got.shape == want.shape == (64, 784)
     assert np.abs(got - want).max() < 1e-4
 
@@ -327,7 +327,7 @@ def test_dragging_the_pad_decodes_in_the_page_and_sends_nothing_until_release(ap
     with chromium() as page:
         page.add_init_script(COUNT_SENT_JS)
         wait_for_app(page, app_url)
-        page.wait_for_function("window.__vaeLive && window.__vaeLive.ready", timeout=60_000)
+        page.wait_for_function("window.__vae?.live && window.__vae?.live.ready", timeout=60_000)
         wait_idle(page, 1000)
         before = page.evaluate("window.__sent")
         drag = pointer_path(page.get_by_test_id("live-pad"), 1500)
@@ -358,7 +358,7 @@ def test_this_streamlit_and_plotly_still_provide_what_the_page_borrows(app_url):
     Plotly removes a detail the map's helpers use (and the page then shows a note)."""
     with chromium() as page:
         wait_for_app(page, app_url)
-        page.wait_for_function("window.__vaeBorrowed && window.__vaeBorrowed.ok.size === 2", timeout=30_000)
-        broken = page.evaluate("[...window.__vaeBorrowed.broken.values()]")
+        page.wait_for_function("window.__vae?.borrowed && window.__vae?.borrowed.ok.size === 2", timeout=30_000)
+        broken = page.evaluate("[...window.__vae?.borrowed.broken.values()]")
         notes = page.locator('[data-testid="vae-borrowed-note"]').count()
     assert broken == [] and notes == 0

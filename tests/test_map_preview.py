@@ -115,7 +115,7 @@ def test_it_steps_aside_for_a_drawn_chart_and_draws_nothing_once_plotly_is_loade
         assert page.evaluate(MOUNT_JS, [source, message, False, []])["drawn"]
         page.evaluate("""() => { const h = document.createElement('div'); h.className = 'st-key-map';
                                  h.innerHTML = '<div class="js-plotly-plot"></div>'; document.body.appendChild(h); }""")
-        page.wait_for_function("window.__vaeMapPreview.hiddenAt !== null", timeout=5000)
+        page.wait_for_function("window.__vae?.mapPreview.hiddenAt !== null", timeout=5000)
         assert page.locator('[data-testid="map-preview"]').count() == 0
         page.goto("about:blank")
         assert not page.evaluate(MOUNT_JS, [source, message, True, []])["drawn"]

@@ -485,7 +485,7 @@ def open_panel(page, url):
     wait_idle(page, 500)
     page.get_by_text("Your digit: draw one").click()
     page.get_by_test_id("draw-canvas").wait_for(timeout=60_000)
-    page.wait_for_function("window.__vaeDraw && window.__vaeDraw.ready", timeout=60_000)
+    page.wait_for_function("window.__vae?.draw && window.__vae?.draw.ready", timeout=60_000)
     wait_idle(page, 800)
 
 
@@ -517,12 +517,12 @@ def neighbour_labels(page) -> list[str]:
 def test_drawing_a_digit_places_it_among_its_kind_without_the_server(app_url, digit, points):
     with chromium() as page:
         open_panel(page, app_url)
-        frames = page.evaluate("window.__vaeDraw.frames")
+        frames = page.evaluate("window.__vae?.draw.frames")
         during = stroke(page, points)
-        assert page.evaluate("window.__vaeDraw.frames") > frames + 1  # encoded while drawing
+        assert page.evaluate("window.__vae?.draw.frames") > frames + 1  # encoded while drawing
         labels = neighbour_labels(page)
         shapes = page.evaluate("document.querySelector('.st-key-map .js-plotly-plot').layout.shapes || []")
-        drawn = page.evaluate("window.__vaeDrawn")
+        drawn = page.evaluate("window.__vae?.drawn")
         if digit == "0":
             page.get_by_text("nearest test digits").scroll_into_view_if_needed()
             page.screenshot(path=str(ROOT / "tests" / "out" / "04-your-digit.png"))
@@ -542,10 +542,10 @@ def test_with_live_decoding_off_the_panel_brings_its_own_decoder(app_url):
     with chromium() as page:
         open_panel(page, app_url)
         page.get_by_text("Live decoding in the browser").click()
-        page.wait_for_function("window.__vaeLive.remote", timeout=30_000)  # the page holds no decoder now
-        page.wait_for_function("window.__vaeDraw.ready", timeout=30_000)
+        page.wait_for_function("window.__vae?.live.remote", timeout=30_000)  # the page holds no decoder now
+        page.wait_for_function("window.__vae?.draw.ready", timeout=30_000)
         wait_idle(page, 500)
-        page.evaluate("window.__vaeNets.clear()")  # forget the live decoder this page held before
+        page.evaluate("window.__vae?.nets.clear()")  # forget the live decoder this page held before
         stroke(page, [(140, 40), (135, 240)])
         page.get_by_text("encoded and reconstructed in your browser").wait_for(timeout=10_000)
         ink = page.get_by_test_id("draw-recon").evaluate(
@@ -561,7 +561,7 @@ def test_clear_and_a_bad_upload_each_say_one_line_in_the_page(app_url, tmp_path)
         neighbour_labels(page)
         page.get_by_test_id("draw-clear").click()
         page.get_by_text("Draw a digit here, or upload an image below.").wait_for(timeout=10_000)
-        assert page.evaluate("window.__vaeDrawn") is None  # the marker goes with the drawing
+        assert page.evaluate("window.__vae?.drawn") is None  # the marker goes with the drawing
         uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
         for name, content, words in [("photo.png", b"this is not a picture", "That file is not a PNG, JPEG, WebP or GIF"),
                                      ("bomb.png", png(np.zeros((8000, 8000), np.uint8)), "The image is 8000×8000 (64 megapixels), over the 40"),
@@ -576,4 +576,4 @@ def test_clear_and_a_bad_upload_each_say_one_line_in_the_page(app_url, tmp_path)
         good.write_bytes(png(one()))
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(good))
         assert neighbour_labels(page).count("1") >= 6
-        page.wait_for_function("window.__vaeDrawn && window.__vaeDrawn.map", timeout=10_000)  # placed by the page too
+        page.wait_for_function("window.__vae?.drawn && window.__vae?.drawn.map", timeout=10_000)  # placed by the page too

@@ -2,21 +2,22 @@
 // docs/page-protocol.md). Each is checked when an element first needs it; one that is missing is
 // reported once, in the console and in a note under the map, and only the feature that needs it
 // turns off: the map itself is Streamlit's own chart and keeps working.
+import { vae } from "./shared.js";
 
 const BORROWED = {
   keyClass: "the st-key-<key> class Streamlit puts on a keyed element",
   graphDiv: "the chart's graph div (gd.on, gd.layout, gd._fullLayout, gd._fullData)",
   plotly: "window.Plotly.relayout",
 };
-const borrowed = (window.__vaeBorrowed = window.__vaeBorrowed || { ok: new Set(), broken: new Map() });
+export const borrowed = (vae.borrowed ||= { ok: new Set(), broken: new Map() }); // ok: features on; broken: feature -> what it said
 
 // the keyed Plotly chart, or null while it is not (yet) in the page
-function chartByKey(key) {
+export function chartByKey(key) {
   return document.querySelector(`.st-key-${key} .js-plotly-plot`);
 }
 
 // what `gd` lacks of the graph div and Plotly details the map's helpers use
-function missingOn(gd) {
+export function missingOn(gd) {
   const missing = [];
   if (typeof gd.on !== "function" || !gd.layout || !gd._fullLayout || !gd._fullData) missing.push(BORROWED.graphDiv);
   if (!window.Plotly || typeof window.Plotly.relayout !== "function") missing.push(BORROWED.plotly);
@@ -43,7 +44,7 @@ function reportBroken(feature, missing) {
 // call use(gd) once the keyed chart is in the page with everything `feature` needs; report it broken
 // if the chart has not appeared under its key after `patienceMs` while some Plotly chart has.
 // Returns a function that stops waiting.
-function withChart(key, feature, use, patienceMs = window.__vaeBorrowedPatienceMs || 15000) {
+export function withChart(key, feature, use, patienceMs = vae.borrowedPatienceMs || 15000) {
   const started = performance.now();
   let raf = 0, slow = 0, stopped = false;
   const look = () => {

@@ -1,7 +1,7 @@
-// Page helpers shared by the components that draw in their panel (explorer/page.py puts this file
-// first in their modules): making elements, and saying visibly that a message cannot be used.
+// Page helpers for the components that draw in their panel: making elements, and saying visibly that
+// a message cannot be used.
 
-function el(tag, attrs = {}, parent = null) {
+export function el(tag, attrs = {}, parent = null) {
   const e = document.createElement(tag);
   Object.entries(attrs).forEach(([k, v]) => (k === "text" ? (e.textContent = v) : e.setAttribute(k, v)));
   if (parent) parent.appendChild(e);
@@ -9,7 +9,7 @@ function el(tag, attrs = {}, parent = null) {
 }
 
 // a component that cannot run what it was sent says so: in the console and in a line in its panel
-function refuse(parentElement, cls, testid, message) {
+export function refuse(parentElement, cls, testid, message) {
   console.error(message);
   el("div", { class: `${cls} error`, "data-testid": testid, text: message }, parentElement);
 }

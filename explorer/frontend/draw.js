@@ -1,19 +1,22 @@
-// "Your digit": a drawing canvas and the model's encoder, both in the page. nn.js (the network steps)
-// and prep.js (the MNIST-style preprocessing) precede this file in the module (explorer/page.py).
-// Data in: the draw message (VAED, explorer/your_digit.py: message): the checkpoint, the map's
+// "Your digit": a drawing canvas and the model's encoder, both in the page.
+// Data in: the draw message (VAED, explorer/panels/your_digit.py: message): the checkpoint, the map's
 // projection, an upload Python prepared. The encoder itself arrives once per checkpoint through
-// encoder.js (window.__vaeEncoders, "vae-encoder" event), so this element's data stays small.
+// encoder.js (vae.encoders, ENCODER event), so this element's data stays small.
 // While a stroke is drawn, one encode per animation frame: the model's 28x28, mu, sigma, the
-// reconstruction from mu, and a "vae-drawn" event that moves the marker on the map and the pad.
+// reconstruction from mu, and vae.drawn with a DRAWN event, which move the marker on the map and the pad.
 // State out, only when a stroke ends (or on undo / clear): {drawn: {seq, pixels: base64 | null}}.
+import { el, refuse } from "./dom.js";
+import { decoderFor } from "./nn.js";
+import { prepare } from "./prep.js";
+import { vae, DECODER, DRAWN, ENCODER } from "./shared.js";
 
 const MESSAGE_VERSION = 1;
 const drawings = new Map(); // component key -> {strokes, base, seq, imageV}: survives re-renders and model switches
 const SIDE = 280;
 
 function encoderFor(model) {
-  const found = window.__vaeEncoders && (window.__vaeEncoders.get(model) || window.__vaeEncoders.get("*"));
-  return found || null;
+  const encoders = vae.encoders || new Map();
+  return encoders.get(model) || encoders.get("*") || null;
 }
 
 // mu, logvar for a 28x28 uint8 image
@@ -29,7 +32,7 @@ export function prepareWith(constants) {
 }
 
 // the drawing's place on the map: xy = (mu - center) @ W and the 2-sigma ellipse of
-// N(mu, diag(exp(logvar))) seen through W (as explorer/projection.py: Projection.ellipse); exported for tests
+// N(mu, diag(exp(logvar))) seen through W (as explorer/backend/projection.py: Projection.ellipse); exported for tests
 export function onMap(proj, mu, logvar) {
   const D = mu.length, c = proj.center, W = proj.W; // W: [D][2]
   let x = 0, y = 0, a = 0, b = 0, d = 0;
@@ -48,8 +51,8 @@ export function onMap(proj, mu, logvar) {
 }
 
 function setDrawn(detail) {
-  window.__vaeDrawn = detail;
-  window.dispatchEvent(new CustomEvent("vae-drawn", { detail }));
+  vae.drawn = detail;
+  window.dispatchEvent(new CustomEvent(DRAWN, { detail }));
 }
 
 function toBase64(bytes) {
@@ -76,35 +79,81 @@ export default function (component) {
     const wait = el("div", { class: "vae-draw", text: "Loading the encoder…" }, parentElement);
     const ready = (ev) => {
       if (ev.detail !== msg.model && ev.detail !== null) return;
-      window.removeEventListener("vae-encoder", ready);
+      window.removeEventListener(ENCODER, ready);
       wait.remove();
       cleanup = encoderFor(msg.model) && encoderFor(msg.model).error
         ? refuseDraw(parentElement, encoderFor(msg.model).error) : mount(component, encoderFor(msg.model), msg);
     };
     let cleanup = null;
-    window.addEventListener("vae-encoder", ready);
-    return () => { window.removeEventListener("vae-encoder", ready); if (cleanup) cleanup(); };
+    window.addEventListener(ENCODER, ready);
+    return () => { window.removeEventListener(ENCODER, ready); if (cleanup) cleanup(); };
   }
   perfRecord().messageBytes = data.length;
   return mount(component, enc, msg);
 }
 
-// what the panel did, for tests and bench/your_digit.py
+// what the panel did, for tests and bench/your_digit.py (vae.draw)
 function perfRecord() {
-  return (window.__vaeDraw = window.__vaeDraw || { frames: 0, encodeMs: [], frameMs: [], commits: 0 });
+  return (vae.draw ||= { frames: 0, encodeMs: [], frameMs: [], commits: 0 });
 }
 
 function refuseDraw(parentElement, message) {
   return refuse(parentElement, "vae-draw", "draw-error", message);
 }
 
+// ---- a render of the panel, in steps: the elements, the ink canvas, encoding what is drawn,
+// telling Python, and the listeners that drive them
 function mount(component, enc, input) {
   const { key, parentElement, setStateValue } = component;
-  const h = enc.header;
   if (!drawings.has(key)) drawings.set(key, { strokes: [], base: null, seq: 0, imageV: -1, width: 18 });
   const drawing = drawings.get(key);
+  const ui = build(parentElement, drawing);
+  const perf = perfRecord();
+  const h = enc.header;
+  Object.assign(perf, { ready: true, model: h.model, prepare: (rgba, w, hh) => Array.from(prepare(rgba, w, hh, h.prep)),
+    encode: (px) => { const r = encodeWith(enc, px); return { mu: Array.from(r.mu), logvar: Array.from(r.logvar) }; } });
+  const ink = inkCanvas(ui.canvas, drawing);
+  const coder = encoding(ui, enc, drawing, ink, input.proj, perf);
+  // tell Python (a stroke ended, undo, clear): the 28x28 it should score, or null
+  const send = () => {
+    drawing.seq += 1;
+    perf.commits += 1;
+    const current = coder.current();
+    setStateValue("drawn", { seq: drawing.seq, pixels: current ? toBase64(current) : null });
+  };
+  const abort = new AbortController();
+  const on = (target, type, fn) => target.addEventListener(type, fn, { signal: abort.signal });
+  listenToInk(on, ui.canvas, ink, drawing, coder, send);
+  on(ui.brush, "input", () => { drawing.width = Number(ui.brush.value); });
+  on(ui.undo, "click", () => {
+    if (!drawing.strokes.length) { if (!drawing.base) return; drawing.base = null; ink.setBase(null); }
+    else drawing.strokes.pop();
+    ink.repaint(); coder.encodeNow(); send();
+  });
+  on(ui.clear, "click", () => {
+    drawing.strokes.length = 0; drawing.base = null; ink.setBase(null);
+    ink.repaint(); coder.encodeNow(); send();
+  });
+  on(window, DECODER, (ev) => { if (ev.detail === h.model && coder.current()) coder.encodeNow(); });
+  on(window, ENCODER, (ev) => { // the same model's encoder again, now with (or without) its decoder
+    const again = ev.detail === h.model && encoderFor(h.model);
+    if (again && !again.error && again !== coder.encoder()) coder.use(again);
+  });
+  ink.repaint();
+  if (input.image && input.image.v !== drawing.imageV) { // an upload Python prepared: it replaces the drawing
+    drawing.imageV = input.image.v;
+    drawing.strokes.length = 0;
+    drawing.base = Uint8Array.from(atob(input.image.pixels), (ch) => ch.charCodeAt(0));
+    ink.setBase(drawing.base);
+    ink.repaint();
+  }
+  coder.encodeNow();
+  return () => { abort.abort(); coder.stop(); };
+}
 
-  // ---- DOM
+// the panel's elements: the ink canvas and its tools, what the model sees and its reconstruction,
+// and the lines under them
+function build(parentElement, drawing) {
   const root = el("div", { class: "vae-draw" }, parentElement);
   const row = el("div", { class: "row" }, root);
   const left = el("div", { class: "col" }, row);
@@ -114,8 +163,8 @@ function mount(component, enc, input) {
   const widthLabel = el("label", { class: "brush", text: "brush " }, tools);
   const brush = el("input", { type: "range", min: 6, max: 40, step: 1, "aria-label": "brush width" }, widthLabel);
   brush.value = drawing.width;
-  const undoBtn = el("button", { type: "button", "data-testid": "draw-undo", text: "Undo" }, tools);
-  const clearBtn = el("button", { type: "button", "data-testid": "draw-clear", text: "Clear" }, tools);
+  const undo = el("button", { type: "button", "data-testid": "draw-undo", text: "Undo" }, tools);
+  const clear = el("button", { type: "button", "data-testid": "draw-clear", text: "Clear" }, tools);
   const right = el("div", { class: "col side" }, row);
   const pics = el("div", { class: "pics" }, right);
   const fig = (label, id) => {
@@ -128,13 +177,13 @@ function mount(component, enc, input) {
   const stats = el("div", { class: "stats", "data-testid": "draw-stats" }, right);
   const message = el("div", { class: "message", "data-testid": "draw-message" }, right);
   const timing = el("div", { class: "timing", "data-testid": "draw-timing" }, right);
+  return { canvas, brush, undo, clear, seen, recon, stats, message, timing };
+}
 
+// the ink canvas, white on black as MNIST: an upload as its base (setBase), the strokes over it;
+// stroke(s) draws one, segment(w, q, p) a piece of one, repaint() all
+function inkCanvas(canvas, drawing) {
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
-  const perf = perfRecord();
-  Object.assign(perf, { ready: true, model: h.model, prepare: (rgba, w, hh) => Array.from(prepare(rgba, w, hh, h.prep)),
-    encode: (px) => { const r = encodeWith(enc, px); return { mu: Array.from(r.mu), logvar: Array.from(r.logvar) }; } });
-
-  // ---- the canvas: white ink on black, as MNIST
   let baseImage = null;
   const setBase = (pixels) => {
     baseImage = null;
@@ -149,7 +198,8 @@ function mount(component, enc, input) {
     small.getContext("2d").putImageData(img, 0, 0);
     baseImage = small;
   };
-  const strokePath = (s) => {
+  const pen = () => Object.assign(ctx, { strokeStyle: "#fff", fillStyle: "#fff", lineCap: "round", lineJoin: "round" });
+  const stroke = (s) => {
     ctx.lineWidth = s.w;
     ctx.beginPath();
     const [x0, y0] = s.pts[0];
@@ -162,76 +212,85 @@ function mount(component, enc, input) {
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, SIDE, SIDE);
     if (baseImage) { ctx.imageSmoothingEnabled = true; ctx.drawImage(baseImage, 0, 0, SIDE, SIDE); }
-    Object.assign(ctx, { strokeStyle: "#fff", fillStyle: "#fff", lineCap: "round", lineJoin: "round" });
-    drawing.strokes.forEach(strokePath);
+    pen();
+    drawing.strokes.forEach(stroke);
+  };
+  const segment = (w, q, p) => {
+    ctx.lineWidth = w;
+    ctx.beginPath(); ctx.moveTo(q[0], q[1]); ctx.lineTo(p[0], p[1]); ctx.stroke();
   };
   setBase(drawing.base);
+  return { ctx, setBase, pen, stroke, segment, repaint };
+}
 
-  // ---- encode what is drawn: at most once per animation frame
-  const seenCtx = seen.getContext("2d"), reconCtx = recon.getContext("2d");
+// encoding what is drawn, at most once per animation frame (schedule) or at once (encodeNow): the
+// 28x28 the model sees, mu and sigma, the reconstruction, and the marker on the map and the pad
+function encoding(ui, enc, drawing, ink, proj, perf) {
+  const seenCtx = ui.seen.getContext("2d"), reconCtx = ui.recon.getContext("2d");
   const seenImg = seenCtx.createImageData(28, 28), reconImg = reconCtx.createImageData(28, 28);
   const reconPx = new Float32Array(784);
-  let current = null; // the 28x28 the model sees now, or null
-  const paint = (ctx2, img, values, scale) => {
+  let current = null, raf = 0; // the 28x28 the model sees now, or null
+  const paint = (ctx, img, values, scale) => {
     for (let p = 0; p < 784; p++) {
       img.data[4 * p] = img.data[4 * p + 1] = img.data[4 * p + 2] = Math.round(values[p] * scale);
       img.data[4 * p + 3] = 255;
     }
-    ctx2.putImageData(img, 0, 0);
+    ctx.putImageData(img, 0, 0);
   };
-  const fmt = (a) => Array.from(a.slice(0, 8), (v) => v.toFixed(2)).join(", ") + (a.length > 8 ? ", …" : "");
   const blank = (text) => {
     current = null;
     seenCtx.clearRect(0, 0, 28, 28); reconCtx.clearRect(0, 0, 28, 28);
-    stats.textContent = "";
-    message.textContent = text;
+    ui.stats.textContent = "";
+    ui.message.textContent = text;
     setDrawn(null);
   };
-  function encodeNow() {
+  const encodeNow = () => {
     const t0 = performance.now();
-    let pixels;
     if (!drawing.strokes.length && !drawing.base) { blank("Draw a digit here, or upload an image below."); return; }
-    if (!drawing.strokes.length) pixels = drawing.base; // an upload: exactly what Python made of it
-    else {
+    let pixels = drawing.base; // with no strokes, an upload: exactly what Python made of it
+    if (drawing.strokes.length) {
       try {
-        pixels = prepare(ctx.getImageData(0, 0, SIDE, SIDE).data, SIDE, SIDE, h.prep);
+        pixels = prepare(ink.ctx.getImageData(0, 0, SIDE, SIDE).data, SIDE, SIDE, enc.header.prep);
       } catch (err) { blank(err.message); return; }
     }
     current = pixels;
     const tp = performance.now();
     const { mu, logvar } = encodeWith(enc, pixels);
-    const decode = enc.decode || nets.get(h.model);
+    const decode = enc.decode || decoderFor(enc.header.model);
     if (decode) paint(reconCtx, reconImg, decode(mu, reconPx), 255);
     const t1 = performance.now();
     paint(seenCtx, seenImg, pixels, 1);
-    message.textContent = "";
-    const sigma = Array.from(logvar, (v) => Math.exp(0.5 * v));
-    stats.innerHTML = "";
-    el("div", { text: `μ = (${fmt(mu)})` }, stats);
-    el("div", { text: `σ = (${fmt(sigma)})` }, stats);
-    timing.textContent = `encoded${decode ? " and reconstructed" : ""} in your browser · ${(t1 - tp).toFixed(2)} ms`
-      + (drawing.strokes.length ? ` (+ ${(tp - t0).toFixed(2)} ms preparing the 28×28)` : "");
-    const place = input.proj ? onMap(input.proj, mu, logvar) : null;
-    setDrawn({ model: h.model, mu: Array.from(mu), logvar: Array.from(logvar), map: place });
+    show(ui, mu, logvar, t1 - tp, drawing.strokes.length ? tp - t0 : null, Boolean(decode));
+    setDrawn({ model: enc.header.model, mu: Array.from(mu), logvar: Array.from(logvar),
+      map: proj ? onMap(proj, mu, logvar) : null });
     perf.frames += 1;
     perf.encodeMs.push(t1 - tp); // encode + reconstruct
     perf.frameMs.push(t1 - t0); // with the preparing of the canvas's pixels
     if (perf.encodeMs.length > 4000) { perf.encodeMs.splice(0, 2000); perf.frameMs.splice(0, 2000); }
     perf.last = { pixels: Array.from(pixels), mu: Array.from(mu), logvar: Array.from(logvar) };
-  }
-  let raf = 0;
-  const schedule = () => { if (!raf) raf = requestAnimationFrame(() => { raf = 0; encodeNow(); }); };
-
-  // tell Python (a stroke ended, undo, clear): the 28x28 it should score, or null
-  const send = () => {
-    drawing.seq += 1;
-    perf.commits += 1;
-    setStateValue("drawn", { seq: drawing.seq, pixels: current ? toBase64(current) : null });
   };
+  const schedule = () => { if (!raf) raf = requestAnimationFrame(() => { raf = 0; encodeNow(); }); };
+  // the stroke's last frame is usually encoded already: then only its end is news
+  const flush = () => { if (raf) { cancelAnimationFrame(raf); raf = 0; encodeNow(); } };
+  const stop = () => { if (raf) cancelAnimationFrame(raf); };
+  return { encodeNow, schedule, flush, stop, current: () => current, encoder: () => enc,
+    use: (again) => { enc = again; encodeNow(); } };
+}
 
-  // ---- pointer events: mouse, touch and pen alike
-  const abort = new AbortController();
-  const on = (target, type, fn) => target.addEventListener(type, fn, { signal: abort.signal });
+// mu, sigma and the timing under the pictures
+function show(ui, mu, logvar, encodeMs, prepareMs, reconstructed) {
+  const fmt = (a) => Array.from(a.slice(0, 8), (v) => v.toFixed(2)).join(", ") + (a.length > 8 ? ", …" : "");
+  ui.message.textContent = "";
+  ui.stats.innerHTML = "";
+  el("div", { text: `μ = (${fmt(mu)})` }, ui.stats);
+  el("div", { text: `σ = (${fmt(Array.from(logvar, (v) => Math.exp(0.5 * v)))})` }, ui.stats);
+  ui.timing.textContent = `encoded${reconstructed ? " and reconstructed" : ""} in your browser · ${encodeMs.toFixed(2)} ms`
+    + (prepareMs !== null ? ` (+ ${prepareMs.toFixed(2)} ms preparing the 28×28)` : "");
+}
+
+// pointer events, mouse, touch and pen alike: a stroke per pointer down, encoded while it is drawn,
+// sent when it ends
+function listenToInk(on, canvas, ink, drawing, coder, send) {
   let live = null;
   const at = (ev) => {
     const r = canvas.getBoundingClientRect();
@@ -243,9 +302,9 @@ function mount(component, enc, input) {
     try { canvas.setPointerCapture(ev.pointerId); } catch (e) { /* synthetic pointers cannot be captured */ }
     live = { id: ev.pointerId, stroke: { w: drawing.width, pts: [at(ev)] } };
     drawing.strokes.push(live.stroke);
-    Object.assign(ctx, { strokeStyle: "#fff", fillStyle: "#fff", lineCap: "round", lineJoin: "round" });
-    strokePath(live.stroke);
-    schedule();
+    ink.pen();
+    ink.stroke(live.stroke);
+    coder.schedule();
   });
   on(canvas, "pointermove", (ev) => {
     if (!live || ev.pointerId !== live.id) return;
@@ -253,46 +312,16 @@ function mount(component, enc, input) {
     for (const e of events.length ? events : [ev]) {
       const p = at(e), pts = live.stroke.pts, q = pts[pts.length - 1];
       pts.push(p);
-      ctx.lineWidth = live.stroke.w;
-      ctx.beginPath(); ctx.moveTo(q[0], q[1]); ctx.lineTo(p[0], p[1]); ctx.stroke();
+      ink.segment(live.stroke.w, q, p);
     }
-    schedule();
+    coder.schedule();
   });
   const end = (ev) => {
     if (!live || ev.pointerId !== live.id) return;
     live = null;
-    // the stroke's last frame is usually encoded already: then only its end is news (for Python)
-    if (raf) { cancelAnimationFrame(raf); raf = 0; encodeNow(); }
+    coder.flush();
     send();
   };
   on(canvas, "pointerup", end);
   on(canvas, "pointercancel", end);
-  on(brush, "input", () => { drawing.width = Number(brush.value); });
-  on(undoBtn, "click", () => {
-    if (!drawing.strokes.length) { if (!drawing.base) return; drawing.base = null; setBase(null); }
-    else drawing.strokes.pop();
-    repaint(); encodeNow(); send();
-  });
-  on(clearBtn, "click", () => {
-    drawing.strokes.length = 0; drawing.base = null; setBase(null);
-    repaint(); encodeNow(); send();
-  });
-  const takeInput = (msg) => {
-    if (msg.image && msg.image.v !== drawing.imageV) { // an upload Python prepared: it replaces the drawing
-      drawing.imageV = msg.image.v;
-      drawing.strokes.length = 0;
-      drawing.base = Uint8Array.from(atob(msg.image.pixels), (ch) => ch.charCodeAt(0));
-      setBase(drawing.base);
-      repaint();
-    }
-    encodeNow();
-  };
-  on(window, "vae-decoder", (ev) => { if (ev.detail === h.model && current) encodeNow(); });
-  on(window, "vae-encoder", (ev) => { // the same model's encoder again, now with (or without) its decoder
-    const again = ev.detail === h.model && encoderFor(h.model);
-    if (again && !again.error && again !== enc) { enc = again; encodeNow(); }
-  });
-  repaint();
-  takeInput(input);
-  return () => { abort.abort(); if (raf) cancelAnimationFrame(raf); };
 }

@@ -1,9 +1,11 @@
 // The encoder for the "Your digit" panel: its blob (weights.pack_encoder) arrives once per checkpoint
 // in an invisible element outside the panel's fragment, so a stroke's end never re-sends (or
-// re-hashes) megabytes. Parsed here with nn.js (which precedes this file) and kept in
-// window.__vaeEncoders by checkpoint ident, where draw.js finds it ("vae-encoder" event).
+// re-hashes) megabytes. Parsed here and kept in vae.encoders by checkpoint ident, where draw.js finds
+// it (ENCODER event).
+import { buildNet, decoderOf, readFloats, readHeader } from "./nn.js";
+import { vae, ENCODER } from "./shared.js";
 
-const encoders = (window.__vaeEncoders = window.__vaeEncoders || new Map()); // model -> {header, net, encode, decode} | {error}
+const encoders = (vae.encoders ||= new Map()); // model -> {header, net, encode, decode} | {error}
 
 function parseEncoder(bytes) {
   const { header, start } = readHeader(bytes);
@@ -50,5 +52,5 @@ export default function ({ data }) {
   }
   encoders.set(model ?? "*", entry); // "*": a blob too broken to name its model
   if (model !== null) encoders.delete("*");
-  window.dispatchEvent(new CustomEvent("vae-encoder", { detail: model }));
+  window.dispatchEvent(new CustomEvent(ENCODER, { detail: model }));
 }

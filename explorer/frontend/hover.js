@@ -3,13 +3,15 @@
 // The page asks for it once the map is drawn and the page idle (state "want") and says when it holds it (state "have"), so the
 // atlas neither delays a cold start nor rides along on every rerun.
 
-// borrowed.js (chartByKey, withChart: the Streamlit and Plotly details, checked) precedes this file.
+import { borrowed, chartByKey, missingOn, withChart } from "./borrowed.js";
+
 const VERSION = 1, SIZE = 28, SHOWN = 84;
 const FEATURE = "Hover thumbnails";
 let atlas = null, atlasFor = null; // the loaded atlas and its dataset, kept across reruns
 let cols = 0, mapKey = null; // from Python, in every message's header
 let wanted = null; // asks Python for the atlas: sent once the map is drawn and the page is idle
 const pointer = { x: 0, y: 0 };
+const hooked = new WeakSet(); // charts whose hover events show the thumbnail
 
 // data: a 4-byte tag, then a JSON header {v, dataset, cols, map_key}; "ATLS" adds "\n" + PNG bytes.
 // WANT: ask for the atlas when idle; HAVE: Python thinks we hold it; ATLS: here it is.
@@ -78,8 +80,8 @@ function askWhenIdle() {
 }
 
 function hook(gd) {
-  if (!gd || gd.__vaeHover || missingOn(gd).length) return;
-  gd.__vaeHover = true;
+  if (!gd || hooked.has(gd) || missingOn(gd).length) return;
+  hooked.add(gd);
   tip();
   gd.on("plotly_hover", (ev) => {
     const p = ev && ev.points && ev.points.find((q) => q.customdata !== undefined);

@@ -3,7 +3,9 @@
 // makes Streamlit's page re-render everything (~5 ms on each slider release) and push a history
 // entry per move, so Back walked through slider positions instead of leaving the app.
 // The message comes as this element's data on the page's runs, and as the "link" part of the decoder
-// fragment's post (post.py) when z moves: this element is not in that fragment. posts.js precedes this file.
+// fragment's post (post.js) when z moves: this element is not in that fragment.
+import { onPosted } from "./posts.js";
+
 const VERSION = 1;
 let held = -Infinity; // seq of the message in the address bar: an older one (the element mounting after a
 // newer post, or called again with its old data) is not news

@@ -1,13 +1,15 @@
 // The decoder panel: z -> digit on every slider input and pad move, decoded in the page (live) or,
-// when the blob says `remote` (live decoding off), by the server's route (explorer/remote.py).
-// Data in: the weights blob (live.py: pack), once per model; the point Python last set arrives apart,
-// as the "point" part of the decoder fragment's post (post.py; live.py: point; posts.js: onPosted).
+// when the blob says `remote` (live decoding off), by the server's route (explorer/backend/remote.py).
+// Data in: the weights blob (backend/weights.py: pack), once per model; the point Python last set
+// arrives apart, as the "point" part of the decoder fragment's post (panels/decoder.py: point).
 // State out: {z} on release / click. A blob of another version or with an op this file does not
 // know is refused with a message in the panel and the console, never decoded into NaNs; a request
 // the server refuses shows its one line under the digit.
+import { el, refuse } from "./dom.js";
+import { buildNet, decoderOf, readFloats, readHeader, registerDecoder } from "./nn.js";
+import { onPosted, posted } from "./posts.js";
+import { vae, DRAWN } from "./shared.js";
 
-// The network kernels and the blob reader are in nn.js, and onPosted in posts.js, which precede this
-// file in the module.
 const models = new Map(); // blob id -> parsed model, kept across re-renders
 const sessions = new Map(); // component key -> {z, version} the user left it at
 const unmounts = new Map(); // component key -> the cleanup of its current render
@@ -83,36 +85,64 @@ export default function (component) {
   return () => { unmount(); if (unmounts.get(key) === unmount) unmounts.delete(key); };
 }
 
+// ---- a render of the panel, in steps: the point shown, the elements, the pad, painting, the frame
+// loop, committing, and the listeners that drive them
 function mount(component, model) {
   const { key, parentElement, setStateValue } = component;
-  const h = model.header, id = h.id;
+  const h = model.header;
   if (model.decode) registerDecoder(h.model, model.decode);
-  const D = h.latent_dim;
+  const sess = session(key, h);
+  const z = sess.z;
+  const ui = build(parentElement, h, z);
+  const perf = record(model);
+  const pad = ui.pad ? padView(h, model.pad, ui.pad) : null;
+  const painter = digitPainter(ui, perf);
+  const frames = frameLoop(model, h, ui, pad, painter);
+  const commit = committer(setStateValue, z, perf);
+  const abort = new AbortController();
+  const on = (target, type, fn) => target.addEventListener(type, fn, { signal: abort.signal });
+  ui.sliders.forEach((s, d) => {
+    on(s.input, "input", () => { z[d] = parseFloat(s.input.value); frames.show(z); });
+    on(s.input, "change", commit.soon);
+  });
+  if (pad) listenToPad(on, pad, ui, z, frames, commit);
+  on(window, DRAWN, frames.redrawPad); // the user's digit moves while they draw
+  onPosted("point", (part) => {
+    if (!sess.take(part)) return;
+    ui.sliders.forEach((s, d) => (s.input.value = z[d]));
+    frames.show(z);
+  }, abort.signal);
+  frames.draw(z);
+  return () => { frames.stop(); commit.stop(); abort.abort(); };
+}
 
-  // the point shown: the user's last one, unless Python moved it since (a button, a new model)
+// the point shown: the user's last one for this component and blob, unless Python moved it since
+// (a button, a new model); take(msg) takes a posted point that is news
+function session(key, h) {
   let sess = sessions.get(key);
-  if (!sess || sess.id !== id) {
-    sess = { z: new Float32Array(D), version: -1, id };
+  if (!sess || sess.id !== h.id) {
+    sess = { z: new Float32Array(h.latent_dim), version: -1, id: h.id };
     sessions.set(key, sess);
   }
-  const z = sess.z;
-  const takePoint = (msg) => {
-    if (!msg || msg.id !== id || msg.v === sess.version || msg.z.length !== D) return false;
-    z.set(msg.z);
+  sess.take = (msg) => {
+    if (!msg || msg.id !== h.id || msg.v === sess.version || msg.z.length !== h.latent_dim) return false;
+    sess.z.set(msg.z);
     sess.version = msg.v;
     return true;
   };
-  takePoint(posted("point")); // before the DOM is built from z
+  sess.take(posted("point")); // before the elements are built from z
+  return sess;
+}
 
-  // ---- DOM (rebuilt on each render; listeners die with the abort below)
+// the panel's elements, rebuilt on each render: the digit, the pad, a stats line, a slider per dim
+// (those past h.fold_after folded away)
+function build(parentElement, h, z) {
+  const D = h.latent_dim;
   const root = el("div", { class: "vae-live" }, parentElement);
   const top = el("div", { class: "row" }, root);
   const digit = el("canvas", { width: 28, height: 28, class: "digit", "data-testid": "live-digit" }, top);
-  let pad = null, padBase = null;
-  if (model.pad) {
-    pad = el("canvas", { width: 280, height: 280, class: "pad", "data-testid": "live-pad",
-      title: "Hover to preview, click or drag to set z" + h.pad.i + " and z" + h.pad.j }, top);
-  }
+  const pad = h.pad ? el("canvas", { width: 280, height: 280, class: "pad", "data-testid": "live-pad",
+    title: "Hover to preview, click or drag to set z" + h.pad.i + " and z" + h.pad.j }, top) : null;
   const stats = el("div", { class: "stats", "data-testid": "live-stats" }, root);
   const sliders = [];
   let box = el("div", { class: "sliders" }, root);
@@ -127,51 +157,89 @@ function mount(component, model) {
     const [lo, hi] = h.ranges[d];
     const input = el("input", { type: "range", min: lo, max: hi, step: 0.01, "aria-label": `live z${d}` }, row);
     input.value = z[d];
-    const value = el("span", { class: "value" }, row);
-    sliders.push({ input, value });
+    sliders.push({ input, value: el("span", { class: "value" }, row) });
   }
+  return { digit, pad, stats, sliders };
+}
 
-  // ---- drawing
-  const ctx = digit.getContext("2d");
-  const image = ctx.createImageData(28, 28);
-  const pixels = new Float32Array(784);
-  const perf = (window.__vaeLive = window.__vaeLive || { frames: 0, decodeMs: [], commits: 0 });
+// what the panel did, for tests and bench/ (vae.live)
+function record(model) {
+  const perf = (vae.live ||= { frames: 0, decodeMs: [], commits: 0 });
   if (model.decode) perf.decode = (zz) => Array.from(model.decode(Float32Array.from(zz), new Float32Array(784)));
   perf.ready = true;
   perf.remote = !model.decode;
+  return perf;
+}
 
+// the pad: the test points in two dims, drawn once on a canvas of their own; draw(z) puts the cross
+// (and the user's own digit) over them; at(pointer event) is the pad dims' z under the pointer,
+// inside the slider ranges
+function padView(h, points, canvas) {
+  const [i, j] = [h.pad.i, h.pad.j];
   const toPad = (a, b) => {
-    const [x0, x1] = h.ranges[h.pad.i], [y0, y1] = h.ranges[h.pad.j];
+    const [x0, x1] = h.ranges[i], [y0, y1] = h.ranges[j];
     return [((a - x0) / (x1 - x0)) * 280, (1 - (b - y0) / (y1 - y0)) * 280];
   };
   const fromPad = (px, py) => {
-    const [x0, x1] = h.ranges[h.pad.i], [y0, y1] = h.ranges[h.pad.j];
+    const [x0, x1] = h.ranges[i], [y0, y1] = h.ranges[j];
     return [x0 + (px / 280) * (x1 - x0), y0 + (1 - py / 280) * (y1 - y0)];
   };
-  if (pad) {
-    padBase = document.createElement("canvas");
-    padBase.width = padBase.height = 280;
-    const pctx = padBase.getContext("2d");
-    pctx.fillStyle = "#fff";
-    pctx.fillRect(0, 0, 280, 280);
-    const { xy, labels } = model.pad;
-    for (let n = 0; n < h.pad.n; n++) {
-      const [px, py] = toPad(xy[2 * n], xy[2 * n + 1]);
-      pctx.fillStyle = h.pad.colors[labels[n] % h.pad.colors.length];
-      pctx.fillRect(px - 1, py - 1, 2, 2);
-    }
+  const base = document.createElement("canvas");
+  base.width = base.height = 280;
+  const bctx = base.getContext("2d");
+  bctx.fillStyle = "#fff";
+  bctx.fillRect(0, 0, 280, 280);
+  for (let n = 0; n < h.pad.n; n++) {
+    const [px, py] = toPad(points.xy[2 * n], points.xy[2 * n + 1]);
+    bctx.fillStyle = h.pad.colors[points.labels[n] % h.pad.colors.length];
+    bctx.fillRect(px - 1, py - 1, 2, 2);
   }
+  const draw = (zz) => {
+    const ctx = canvas.getContext("2d");
+    ctx.drawImage(base, 0, 0);
+    const [px, py] = toPad(zz[i], zz[j]);
+    ctx.strokeStyle = "#000";
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.moveTo(px - 8, py); ctx.lineTo(px + 8, py); ctx.moveTo(px, py - 8); ctx.lineTo(px, py + 8);
+    ctx.stroke();
+    drawOwn(ctx, h.model, i, j, toPad);
+  };
+  const clamp = (v, [lo, hi]) => Math.min(hi, Math.max(lo, v));
+  const at = (ev) => {
+    const r = canvas.getBoundingClientRect();
+    const [a, b] = fromPad(((ev.clientX - r.left) / r.width) * 280, ((ev.clientY - r.top) / r.height) * 280);
+    return [clamp(a, h.ranges[i]), clamp(b, h.ranges[j])];
+  };
+  return { canvas, i, j, at, draw };
+}
 
-  // a frame: the pad's cross and the values at once, the digit when its pixels are there
-  function draw(zz) {
-    drawPad(zz);
-    sliders.forEach((s, d) => (s.value.textContent = zz[d].toFixed(2)));
-    if (server) return server.ask(zz);
-    const t0 = performance.now();
-    model.decode(zz, pixels);
-    paint((p) => Math.round(pixels[p] * 255), performance.now() - t0, "decoded in your browser");
-  }
-  function paint(value, ms, how) {
+// the user's own digit (draw.js: vae.drawn): its mean and ±2σ ellipse in the pad's two dims
+function drawOwn(ctx, model, i, j, toPad) {
+  const own = vae.drawn;
+  if (!own || own.model !== model) return;
+  const [px, py] = toPad(own.mu[i], own.mu[j]);
+  const [qx, qy] = toPad(own.mu[i] + 2 * Math.exp(0.5 * own.logvar[i]), own.mu[j] + 2 * Math.exp(0.5 * own.logvar[j]));
+  ctx.strokeStyle = "#d6336c";
+  ctx.lineWidth = 1.5;
+  ctx.setLineDash([3, 3]);
+  ctx.beginPath();
+  ctx.ellipse(px, py, Math.abs(qx - px), Math.abs(qy - py), 0, 0, 2 * Math.PI);
+  ctx.stroke();
+  ctx.setLineDash([]);
+  ctx.fillStyle = "#d6336c";
+  ctx.beginPath();
+  ctx.moveTo(px, py - 7); ctx.lineTo(px + 7, py); ctx.lineTo(px, py + 7); ctx.lineTo(px - 7, py);
+  ctx.closePath();
+  ctx.fill();
+}
+
+// the digit: paint(value(p) -> 0..255, ms, how) fills it and says how it was decoded; problem(text)
+// shows a refusal under it
+function digitPainter(ui, perf) {
+  const ctx = ui.digit.getContext("2d");
+  const image = ctx.createImageData(28, 28);
+  const paint = (value, ms, how) => {
     for (let p = 0; p < 784; p++) {
       image.data[4 * p] = image.data[4 * p + 1] = image.data[4 * p + 2] = value(p);
       image.data[4 * p + 3] = 255;
@@ -182,111 +250,86 @@ function mount(component, model) {
     if (perf.firstFrameMs === undefined) perf.firstFrameMs = performance.now(); // ms since navigation
     perf.decodeMs.push(ms);
     if (perf.decodeMs.length > 2000) perf.decodeMs.splice(0, 1000);
-    stats.classList.remove("error");
-    stats.textContent = `${how} · ${ms.toFixed(2)} ms`;
-  }
+    ui.stats.classList.remove("error");
+    ui.stats.textContent = `${how} · ${ms.toFixed(2)} ms`;
+  };
+  const problem = (text) => {
+    console.error(text);
+    ui.stats.classList.add("error");
+    ui.stats.textContent = text;
+  };
+  return { paint, problem };
+}
+
+// frames: draw(z) now (the pad's cross and the values at once, the digit when its pixels are there,
+// decoded here or asked of the server), show(z) at the next animation frame (one decode per frame,
+// whatever the event rate), redrawPad() for the user's digit, stop() when the render is replaced
+function frameLoop(model, h, ui, pad, painter) {
+  const pixels = new Float32Array(784);
   let live = true; // false once this render is replaced: a late reply must not paint the old panel
   const server = model.decode ? null : remoteDecoder(h, (bytes, zz, ms) => {
-    if (live) paint((p) => bytes[p], ms, "decoded on the server");
-  }, (problem) => {
-    if (!live) return;
-    console.error(problem);
-    stats.classList.add("error");
-    stats.textContent = problem;
-  });
-
-  let padZ = z;
-  function drawPad(zz) {
-    if (!pad) return;
+    if (live) painter.paint((p) => bytes[p], ms, "decoded on the server");
+  }, (problem) => { if (live) painter.problem(problem); });
+  let padZ = null, pending = null, raf = 0, padRaf = 0;
+  const draw = (zz) => {
     padZ = zz;
-    const pctx = pad.getContext("2d");
-    pctx.drawImage(padBase, 0, 0);
-    const [px, py] = toPad(zz[h.pad.i], zz[h.pad.j]);
-    pctx.strokeStyle = "#000";
-    pctx.lineWidth = 2;
-    pctx.beginPath();
-    pctx.moveTo(px - 8, py); pctx.lineTo(px + 8, py); pctx.moveTo(px, py - 8); pctx.lineTo(px, py + 8);
-    pctx.stroke();
-    drawOwn(pctx);
-  }
-
-  // the user's own digit (draw.js): its mean and ±2σ ellipse in the pad's two dims
-  function drawOwn(pctx) {
-    const own = window.__vaeDrawn;
-    if (!own || own.model !== h.model) return;
-    const [i, j] = [h.pad.i, h.pad.j];
-    const [px, py] = toPad(own.mu[i], own.mu[j]);
-    const [qx, qy] = toPad(own.mu[i] + 2 * Math.exp(0.5 * own.logvar[i]), own.mu[j] + 2 * Math.exp(0.5 * own.logvar[j]));
-    pctx.strokeStyle = "#d6336c";
-    pctx.lineWidth = 1.5;
-    pctx.setLineDash([3, 3]);
-    pctx.beginPath();
-    pctx.ellipse(px, py, Math.abs(qx - px), Math.abs(qy - py), 0, 0, 2 * Math.PI);
-    pctx.stroke();
-    pctx.setLineDash([]);
-    pctx.fillStyle = "#d6336c";
-    pctx.beginPath();
-    pctx.moveTo(px, py - 7); pctx.lineTo(px + 7, py); pctx.lineTo(px, py + 7); pctx.lineTo(px - 7, py);
-    pctx.closePath();
-    pctx.fill();
-  }
-
-  // one decode per animation frame, whatever the event rate
-  let pending = null, raf = 0;
+    if (pad) pad.draw(zz);
+    ui.sliders.forEach((s, d) => (s.value.textContent = zz[d].toFixed(2)));
+    if (server) return server.ask(zz);
+    const t0 = performance.now();
+    model.decode(zz, pixels);
+    painter.paint((p) => Math.round(pixels[p] * 255), performance.now() - t0, "decoded in your browser");
+  };
   const show = (zz) => {
     pending = zz;
     if (!raf) raf = requestAnimationFrame(() => { raf = 0; draw(pending); });
   };
-  // commit on release; key repeats on a slider fire many changes, so wait for a pause of 150 ms
-  let commitTimer = 0;
-  const commit = () => {
-    clearTimeout(commitTimer);
-    commitTimer = setTimeout(() => {
+  const redrawPad = () => {
+    if (pad && !padRaf) padRaf = requestAnimationFrame(() => { padRaf = 0; if (padZ) pad.draw(padZ); });
+  };
+  const stop = () => {
+    live = false;
+    server?.stop();
+    if (raf) cancelAnimationFrame(raf);
+    if (padRaf) cancelAnimationFrame(padRaf);
+  };
+  return { draw, show, redrawPad, stop };
+}
+
+// commit z to Python on release: soon() waits for a pause of 150 ms, as key repeats on a slider fire
+// many changes
+function committer(setStateValue, z, perf) {
+  let timer = 0;
+  const soon = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
       perf.commits += 1;
       setStateValue("z", Array.from(z, (v) => Math.round(v * 1000) / 1000));
     }, 150);
   };
+  return { soon, stop: () => clearTimeout(timer) };
+}
 
-  const abort = new AbortController();
-  const on = (target, type, fn) => target.addEventListener(type, fn, { signal: abort.signal });
-  sliders.forEach((s, d) => {
-    on(s.input, "input", () => { z[d] = parseFloat(s.input.value); show(z); });
-    on(s.input, "change", commit);
+// the pad: hover previews (z stays), a click or a drag sets z's two pad dims, release commits
+function listenToPad(on, pad, ui, z, frames, commit) {
+  const { canvas, at } = pad;
+  let dragging = false;
+  const moveTo = ([a, b]) => {
+    z[pad.i] = a; z[pad.j] = b;
+    ui.sliders[pad.i].input.value = a; ui.sliders[pad.j].input.value = b;
+  };
+  on(canvas, "pointerdown", (ev) => {
+    dragging = true;
+    try { canvas.setPointerCapture(ev.pointerId); } catch (e) { /* synthetic pointers cannot be captured */ }
+    moveTo(at(ev));
+    frames.show(z);
   });
-  if (pad) {
-    let dragging = false;
-    const at = (ev) => {
-      const r = pad.getBoundingClientRect();
-      const [a, b] = fromPad(((ev.clientX - r.left) / r.width) * 280, ((ev.clientY - r.top) / r.height) * 280);
-      const clamp = (v, [lo, hi]) => Math.min(hi, Math.max(lo, v));
-      return [clamp(a, h.ranges[h.pad.i]), clamp(b, h.ranges[h.pad.j])];
-    };
-    const moveTo = ([a, b]) => {
-      z[h.pad.i] = a; z[h.pad.j] = b;
-      sliders[h.pad.i].input.value = a; sliders[h.pad.j].input.value = b;
-    };
-    on(pad, "pointerdown", (ev) => {
-      dragging = true;
-      try { pad.setPointerCapture(ev.pointerId); } catch (e) { /* synthetic pointers cannot be captured */ }
-      moveTo(at(ev));
-      show(z);
-    });
-    on(pad, "pointermove", (ev) => {
-      if (dragging) { moveTo(at(ev)); show(z); return; }
-      const preview = Float32Array.from(z); // hover: preview only, z stays
-      [preview[h.pad.i], preview[h.pad.j]] = at(ev);
-      show(preview);
-    });
-    on(pad, "pointerup", () => { if (dragging) { dragging = false; commit(); } });
-    on(pad, "pointerleave", () => { if (!dragging) show(z); });
-  }
-  let ownRaf = 0; // the user's digit moves while they draw: redraw the pad (only) once per frame
-  on(window, "vae-drawn", () => { if (!ownRaf) ownRaf = requestAnimationFrame(() => { ownRaf = 0; drawPad(padZ); }); });
-  onPosted("point", (part) => {
-    if (!takePoint(part)) return;
-    sliders.forEach((s, d) => (s.input.value = z[d]));
-    show(z);
-  }, abort.signal);
-  draw(z);
-  return () => { live = false; server?.stop(); abort.abort(); if (raf) cancelAnimationFrame(raf); if (ownRaf) cancelAnimationFrame(ownRaf); clearTimeout(commitTimer); };
+  on(canvas, "pointermove", (ev) => {
+    if (dragging) { moveTo(at(ev)); frames.show(z); return; }
+    const preview = Float32Array.from(z); // hover: preview only, z stays
+    [preview[pad.i], preview[pad.j]] = at(ev);
+    frames.show(preview);
+  });
+  on(canvas, "pointerup", () => { if (dragging) { dragging = false; commit.soon(); } });
+  on(canvas, "pointerleave", () => { if (!dragging) frames.show(z); });
 }

@@ -1,14 +1,19 @@
 // Draws the latent map's overlays (decoder point, selected digit's ring and ±2σ ellipse, A-B paths,
-// and the user's own digit with its ±2σ ellipse while they draw it: window.__vaeDrawn, from draw.js)
-// as layout shapes with Plotly.relayout: that redraws only the shapes (~10 ms), never the 10k WebGL points,
+// and the user's own digit with its ±2σ ellipse while they draw it: vae.drawn, from draw.js) as
+// layout shapes with Plotly.relayout: that redraws only the shapes (~10 ms), never the 10k WebGL points,
 // and leaves the chart's spec, zoom, pan and selection alone on reruns.
+import { borrowed, chartByKey, withChart } from "./borrowed.js";
+import { onPosted } from "./posts.js";
+import { vae, DRAWN } from "./shared.js";
 
-// borrowed.js (chartByKey, withChart: the Streamlit and Plotly details, checked) and posts.js
-// (onPosted) precede this file.
 const VERSION = 1;
 const FEATURE = "Map overlays";
 
 const NONE = "rgba(0,0,0,0)";
+// what this file keeps on each chart it drew on: {key: the shapes drawn, seq: per overlay, the newest
+// message's seq taken, overlays: as drawn, synced: redrawn after each plotly_afterplot}
+const charts = new WeakMap();
+const held = (gd) => charts.get(gd) || charts.set(gd, { key: null, seq: {}, overlays: {}, synced: false }).get(gd);
 
 function polyline(pts, line) {
   if (!pts || pts.x.length < 2) return [];
@@ -42,7 +47,7 @@ function shapesFor(o) {
   if (o.selected && o.selected.x.length) {
     shapes.push(marker(o.selected.x[0], o.selected.y[0], { r: 9 }, { color: "black", width: 2.5 }));
   }
-  const drawn = window.__vaeDrawn && window.__vaeDrawn.map; // the user's own digit (draw.js), moved in the page
+  const drawn = vae.drawn && vae.drawn.map; // the user's own digit (draw.js), moved in the page
   if (drawn) {
     shapes.push(...polyline(drawn.ellipse, { color: "#d6336c", width: 2, dash: "dot" }));
     const diamond = { path: "M0,-10L10,0L0,10L-10,0Z" };
@@ -61,10 +66,10 @@ function shapesFor(o) {
 function apply(gd, overlays) {
   if (!window.Plotly || !gd || !gd._fullLayout) return false;
   const shapes = shapesFor(overlays);
-  const key = JSON.stringify(shapes);
+  const key = JSON.stringify(shapes), mine = held(gd);
   const drawn = (gd.layout.shapes || []).length === shapes.length; // gone if the chart was redrawn from its spec
-  if (key !== gd.__vaeKey || !drawn) {
-    gd.__vaeKey = key;
+  if (key !== mine.key || !drawn) {
+    mine.key = key;
     window.Plotly.relayout(gd, { shapes }); // shapes only: a whole-array replace redraws just the shapes
   }
   return true;
@@ -72,12 +77,12 @@ function apply(gd, overlays) {
 
 // the user's digit moves while they draw: redraw the shapes at most once per animation frame
 let drawnRaf = 0, lastKey = null;
-window.addEventListener("vae-drawn", () => {
+window.addEventListener(DRAWN, () => {
   if (drawnRaf || lastKey === null) return;
   drawnRaf = requestAnimationFrame(() => {
     drawnRaf = 0;
     const gd = chartByKey(lastKey);
-    if (gd && gd.__vaeOverlays && borrowed.ok.has(FEATURE)) apply(gd, gd.__vaeOverlays);
+    if (gd && charts.has(gd) && borrowed.ok.has(FEATURE)) apply(gd, held(gd).overlays);
   });
 });
 
@@ -101,17 +106,17 @@ export default function ({ data }) {
       pending = [];
       // the overlays named replace theirs unless they hold a newer one (seq), the others stay;
       // re-applied if the chart is redrawn from its spec
-      const held = (gd.__vaeSeq = gd.__vaeSeq || {}), now = { ...(gd.__vaeOverlays || {}) };
+      const mine = held(gd), now = { ...mine.overlays };
       for (const m of messages) {
         const seq = m.seq || 0;
         for (const [name, overlay] of Object.entries(m.overlays)) {
-          if (seq >= (held[name] ?? -Infinity)) { now[name] = overlay; held[name] = seq; }
+          if (seq >= (mine.seq[name] ?? -Infinity)) { now[name] = overlay; mine.seq[name] = seq; }
         }
       }
-      gd.__vaeOverlays = now;
-      if (!gd.__vaeSynced) {
-        gd.__vaeSynced = true;
-        gd.on("plotly_afterplot", () => apply(gd, gd.__vaeOverlays));
+      mine.overlays = now;
+      if (!mine.synced) {
+        mine.synced = true;
+        gd.on("plotly_afterplot", () => apply(gd, held(gd).overlays));
       }
       apply(gd, now);
     });

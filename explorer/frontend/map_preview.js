@@ -5,7 +5,10 @@
 // It steps aside as soon as a Plotly chart is drawn, and draws nothing once plotly.js is loaded
 // (later charts draw at once).
 
-// dom.js (el, refuse) and borrowed.js (chartByKey) precede this file.
+import { chartByKey } from "./borrowed.js";
+import { el, refuse } from "./dom.js";
+import { vae } from "./shared.js";
+
 const VERSION = 2;
 const REACH = 4; // css px beyond a dot's edge that still hover or click it
 // the point clicked last and the message it was clicked in: its ring survives this element being
@@ -144,7 +147,7 @@ export default function ({ data, parentElement, setStateValue }) {
     draw(canvas, msg, at);
     setStateValue("click", { index: i, at: Date.now() }); // a new `at` is a new click (latent_map.take_click)
   });
-  const seen = (window.__vaeMapPreview = {
+  const seen = (vae.mapPreview = {
     drawnAt: performance.now(), points: h.n, hiddenAt: null,
     // page pixels of point i, for tests and bench/startup.py
     place: (i) => { const b = canvas.getBoundingClientRect(), [x, y] = spot(at, msg.xy, i); return [b.left + x, b.top + y]; },

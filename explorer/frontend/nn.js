@@ -1,6 +1,7 @@
-// The network steps the page runs, shared by live.js (decoder) and draw.js (encoder): each
-// component's module is dom.js, this file, then its own (explorer/page.py: module). Reads the weights
-// blob (docs/page-protocol.md, written by explorer/weights.py) and runs its steps in float32 like torch.
+// The network steps the page runs, for live.js (decoder), encoder.js and draw.js (encoder): reads the
+// weights blob (docs/page-protocol.md, written by explorer/backend/weights.py) and runs its steps in
+// float32 like torch.
+import { vae, DECODER } from "./shared.js";
 
 const BLOB_MAGIC = "VAEW";
 const BLOB_VERSION = 1;
@@ -8,7 +9,7 @@ const OPS = new Set(["linear", "conv", "convT"]);
 
 // header of a weights blob and where its floats start; throws (with a message for the panel) on
 // another format, version or op
-function readHeader(bytes) {
+export function readHeader(bytes) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (String.fromCharCode(...bytes.subarray(0, 4)) !== BLOB_MAGIC) throw new Error("not a weights blob");
   const headerLen = view.getUint32(4, true);
@@ -22,12 +23,12 @@ function readHeader(bytes) {
 }
 
 // the blob's float32 payload, copied so the views are 4-byte aligned whatever the blob's offset
-function readFloats(bytes, header, start) {
+export function readFloats(bytes, header, start) {
   return new Float32Array(bytes.slice(start, start + header.n_floats * 4).buffer);
 }
 
 // a runnable net from a blob's list of steps: {layers, run(input) -> output Float32Array}
-function buildNet(steps, floats, inputSize) {
+export function buildNet(steps, floats, inputSize) {
   const slice = (off, n) => floats.subarray(off, off + n);
   let widest = inputSize;
   const layers = steps.map((l) => {
@@ -124,7 +125,7 @@ function convTranspose(l, input, output, acc) {
 }
 
 // a decoder z -> pixel means [784] (sigmoid of the last step), writing into out
-function decoderOf(net) {
+export function decoderOf(net) {
   return (z, out) => {
     const logits = net.run(z);
     for (let p = 0; p < 784; p++) out[p] = 1 / (1 + Math.exp(-logits[p]));
@@ -133,9 +134,14 @@ function decoderOf(net) {
 }
 
 // decoders the page holds, by checkpoint ident: live.js registers its own, draw.js borrows it
-const nets = (window.__vaeNets = window.__vaeNets || new Map());
-function registerDecoder(model, decode) {
+export function registerDecoder(model, decode) {
+  const nets = (vae.nets ||= new Map());
   if (!model || nets.get(model) === decode) return;
   nets.set(model, decode);
-  window.dispatchEvent(new CustomEvent("vae-decoder", { detail: model }));
+  window.dispatchEvent(new CustomEvent(DECODER, { detail: model }));
+}
+
+// the in-page decoder of checkpoint `model` (z, out) -> out, or undefined
+export function decoderFor(model) {
+  return vae.nets && vae.nets.get(model);
 }

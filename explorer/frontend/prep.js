@@ -94,6 +94,6 @@ function prepareGrey(grey, W, H, c) {
   return out;
 }
 
-function prepare(rgba, W, H, c) {
+export function prepare(rgba, W, H, c) {
   return prepareGrey(greyFromRgba(rgba, W * H), W, H, c);
 }

@@ -25,27 +25,12 @@ import numpy as np
 import streamlit as st
 
 from explorer import state
-from explorer.backend import images, page, weights
+from explorer.backend import bundle, images, weights
 from explorer.backend.infer import decode
 from explorer.backend.snapshot import Snapshot
 
-JS = page.module(page.NETS, page.POSTS, "live.js")
-_CSS = """
-.vae-live { font-family: var(--st-font, sans-serif); font-size: 14px; }
-.vae-live .row { display: flex; gap: 16px; flex-wrap: wrap; align-items: flex-start; }
-.vae-live canvas.digit { width: 280px; height: 280px; image-rendering: pixelated; border-radius: 6px;
-  background: #000; }
-.vae-live canvas.pad { width: 280px; height: 280px; border: 1px solid #ccc; border-radius: 6px;
-  cursor: crosshair; touch-action: none; }
-.vae-live .stats { color: #777; font-size: 12px; margin: 4px 0 8px; }
-.vae-live .slider { display: grid; grid-template-columns: 36px 1fr 48px; gap: 8px; align-items: center; }
-.vae-live .slider input { width: 100%; accent-color: var(--st-primary-color, #ff4b4b); }
-.vae-live .value { font-variant-numeric: tabular-nums; text-align: right; }
-.vae-live summary { cursor: pointer; margin: 6px 0; }
-.vae-live.error { color: #b00020; padding: 8px 0; }
-.vae-live .stats.error { color: #b00020; }
-"""
-_component = st.components.v2.component("vae_live_decoder", js=JS, css=_CSS)
+JS = bundle.module("live.js")
+_component = st.components.v2.component("vae_live_decoder", js=JS, css=bundle.css("live.css"))
 
 
 def sidebar_toggle(supported: bool) -> bool:
@@ -130,17 +115,8 @@ def digit(view: Snapshot) -> None:
 
 # ---- the post
 POST_MAGIC, POST_VERSION = b"VAEP", 1
-# the element's code, sent with every message, so written short. It reads the message, refuses one it
-# cannot read (console), and for each part: window.__vaePosts[name] = part, then a "vae-post" event.
-# One line break at least: Streamlit takes a one-line string for the name of a file
-POST_JS = ("export default function({data}){const t=new TextDecoder().decode(data);let m=null;\n"
-       "try{m=t.startsWith('%(magic)s')?JSON.parse(t.slice(4)):null}catch(e){}"
-       "if(!m||m.v!==%(version)d||!(m.parts instanceof Object)){"
-       "console.error('vae post: cannot read this message (need %(magic)s version %(version)d)');return}"
-       "const p=(window.__vaePosts||={});for(const[name,part]of Object.entries(m.parts)){"
-       "p[name]=part;window.dispatchEvent(new CustomEvent('vae-post',{detail:{name,part}}))}}"
-       ) % {"magic": POST_MAGIC.decode(), "version": POST_VERSION}
-_post = st.components.v2.component("vae_post", js=POST_JS, css=":host { display: none; }")
+POST_JS = bundle.module("post.js")  # short: its code goes with every post
+_post = st.components.v2.component("vae_post", js=POST_JS, css=bundle.css("hidden.css"))
 
 
 def post_message(parts: dict[str, dict]) -> bytes:

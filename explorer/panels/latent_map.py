@@ -11,7 +11,7 @@ from PIL import Image
 
 import plots
 from explorer import state
-from explorer.backend import images, page, serving
+from explorer.backend import bundle, images, serving
 from explorer.backend.infer import decode
 from explorer.backend.projection import Projection
 from explorer.backend.snapshot import Snapshot
@@ -19,8 +19,8 @@ from explorer.panels.interpolation import lerp, slerp
 
 MAP_KEY = state.Key.MAP  # the latent map chart's key; the page finds the chart by it
 OVERLAYS_VERSION = 1  # of the overlay message; map_overlays.js refuses any other
-OVERLAYS_JS = page.module(page.BORROWED, page.POSTS, "map_overlays.js")
-_overlays = st.components.v2.component("vae_map_overlays", js=OVERLAYS_JS, css=":host { display: none; }")
+OVERLAYS_JS = bundle.module("map_overlays.js")
+_overlays = st.components.v2.component("vae_map_overlays", js=OVERLAYS_JS, css=bundle.css("hidden.css"))
 
 
 def overlay_points(xy: np.ndarray | None, text: list[str] | None = None) -> dict:
@@ -62,14 +62,8 @@ PREVIEW_VERSION = 2  # of the preview message; map_preview.js refuses any other
 # px around the chart's plot area: its layout margins plus the tick labels and axis titles (left,
 # bottom) and the legend (right), as Plotly lays out the map (gd._fullLayout._size); the preview draws inside
 PREVIEW_MARGIN = {"l": 65, "r": 70, "t": 30, "b": 65}  # Plotly: 65, 69, 30, 65 at 532 px wide
-PREVIEW_JS = page.module(page.DOM, page.BORROWED, "map_preview.js")
-_preview = st.components.v2.component("vae_map_preview", js=PREVIEW_JS, css="""
-.vae-preview { position: relative; }
-.vae-preview .note { position: absolute; top: 4px; left: 8px; font-size: 13px; color: #555; }
-.vae-preview .tip { position: absolute; display: none; pointer-events: none; white-space: nowrap; font-size: 13px;
-  background: #fff; border: 1px solid; border-radius: 3px; padding: 1px 6px; }
-.vae-preview.error { color: #b00020; font-size: 13px; }
-""")
+PREVIEW_JS = bundle.module("map_preview.js")
+_preview = st.components.v2.component("vae_map_preview", js=PREVIEW_JS, css=bundle.css("map_preview.css"))
 
 
 def figure(view: Snapshot, proj: Projection, opts: dict) -> go.Figure:
@@ -165,8 +159,8 @@ def overlays(view: Snapshot, proj: Projection) -> dict[str, dict]:
 # ---- hover thumbnails
 HOVER_COLS = 100  # digits per atlas row (sent to hover.js in each message's header)
 HOVER_VERSION = 1  # of the hover messages below; hover.js refuses any other
-HOVER_JS = page.module(page.BORROWED, "hover.js")
-_hover = st.components.v2.component("vae_map_hover", js=HOVER_JS, css=":host { display: none; }")
+HOVER_JS = bundle.module("hover.js")
+_hover = st.components.v2.component("vae_map_hover", js=HOVER_JS, css=bundle.css("hidden.css"))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -5,12 +5,14 @@ component arrives. This invisible, empty component is drawn before the app's imp
 (and the ~200 KB it pulls in) is already in the page when the live decoder and the map's preview
 come: on a cold start both are drawn ~0.4 s sooner (bench/startup.py). It does not fetch plotly.js
 early: compiling that 4.7 MB module held the page's thread before they could be drawn (the map's
-still preview, explorer/map_preview.js, stands in for the map meanwhile). Imports only streamlit.
+still preview, frontend/map_preview.js, stands in for the map meanwhile). Imports only streamlit and
+the stdlib-only bundle.
 """
 import streamlit as st
 
-_JS = "export default function () { window.__vaePreloaded = true; }"
-_component = st.components.v2.component("vae_preload", js=_JS, css=":host { display: none; }")
+from explorer.backend import bundle
+
+_component = st.components.v2.component("vae_preload", js=bundle.module("preload.js"), css=bundle.css("hidden.css"))
 
 
 def components() -> None:

@@ -23,7 +23,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import state
-from explorer.backend import images, page, uploads
+from explorer.backend import bundle, images, uploads
 from explorer.backend.infer import decode
 from explorer.backend.prep import SIZE, DigitError, prepare
 from explorer.backend.projection import Projection
@@ -33,74 +33,11 @@ VERSION = 1  # of the draw message; draw.js refuses any other
 N_NEIGHBOURS = 8
 N_SAMPLES = 5
 TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/your_digit.py
-_CSS = """
-.vae-draw { font-family: var(--st-font, sans-serif); font-size: 14px; }
-.vae-draw .row { display: flex; gap: 20px; flex-wrap: wrap; align-items: flex-start; }
-.vae-draw .col.side { flex: 1 1 110px; min-width: 110px; }
-.vae-draw canvas.ink { width: 280px; height: 280px; border-radius: 6px; background: #000; cursor: crosshair;
-  touch-action: none; display: block; }
-.vae-draw .tools { display: flex; gap: 8px; align-items: center; margin-top: 6px; }
-.vae-draw .tools input { width: 90px; accent-color: var(--st-primary-color, #ff4b4b); vertical-align: middle; }
-.vae-draw button { font: inherit; padding: 2px 10px; border: 1px solid #ccc; border-radius: 6px; background: #fff;
-  cursor: pointer; }
-.vae-draw .pics { display: flex; flex-direction: column; gap: 8px; }
-.vae-draw figure { margin: 0; width: 104px; text-align: center; color: #777; font-size: 12px; }
-.vae-draw canvas.px { width: 104px; height: 104px; image-rendering: pixelated; border-radius: 4px; background: #000;
-  display: block; }
-.vae-draw .stats { margin-top: 8px; font-variant-numeric: tabular-nums; }
-.vae-draw .message { color: #b00020; margin-top: 6px; min-height: 1em; }
-.vae-draw .timing { color: #777; font-size: 12px; margin-top: 4px; }
-.vae-draw.error { color: #b00020; padding: 8px 0; }
-"""
-DRAW_JS, ENCODER_JS = page.module(page.NETS, "prep.js", "draw.js"), page.module(page.NETS, "encoder.js")
-_draw = st.components.v2.component("vae_draw", js=DRAW_JS, css=_CSS)
-_encoder = st.components.v2.component("vae_draw_encoder", js=ENCODER_JS, css=":host { display: none; }")
-_NEAR_JS = """
-export default function ({ data, parentElement, setStateValue }) {
-  if (!data) return;
-  const msg = JSON.parse(new TextDecoder().decode(data));
-  parentElement.querySelectorAll(".vae-near").forEach((n) => n.remove());
-  const row = document.createElement("div");
-  row.className = "vae-near";
-  if (msg.v !== %d) {
-    row.textContent = `nearest digits: message version ${msg.v}, this page reads %d`;
-    console.error(row.textContent);
-    parentElement.appendChild(row);
-    return;
-  }
-  for (const item of msg.items) {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.title = `test digit #${item.i}`;
-    b.dataset.testid = `near-${item.i}`;
-    const img = document.createElement("img");
-    img.src = item.src;
-    img.alt = item.label;
-    const label = document.createElement("span");
-    label.textContent = item.label;
-    b.append(img, label);
-    b.addEventListener("click", () => setStateValue("pick", { i: item.i, at: Date.now() }));
-    row.appendChild(b);
-  }
-  parentElement.appendChild(row);
-}
-""" % (VERSION, VERSION)
-_NEAR_CSS = """
-.vae-near { display: flex; gap: 6px; flex-wrap: wrap; font-family: var(--st-font, sans-serif); font-size: 12px; }
-.vae-near button { display: flex; flex-direction: column; align-items: center; gap: 2px; padding: 3px; width: 62px;
-  border: 1px solid #ddd; border-radius: 6px; background: #fff; cursor: pointer; color: inherit; font: inherit; }
-.vae-near button:hover { border-color: var(--st-primary-color, #ff4b4b); }
-.vae-near img { width: 56px; height: 56px; image-rendering: pixelated; border-radius: 3px; background: #000; }
-.vae-near span { max-width: 58px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-"""
-_near = st.components.v2.component("vae_near", js=_NEAR_JS, css=_NEAR_CSS)
-_OFF_JS = """
-export default function () {  // the panel is closed: no marker for a drawing nobody sees
-  window.__vaeDrawn = null;
-  window.dispatchEvent(new CustomEvent("vae-drawn", { detail: null }));
-}
-"""
-_off = st.components.v2.component("vae_draw_off", js=_OFF_JS, css=":host { display: none; }")
+DRAW_JS, ENCODER_JS, NEAR_JS = bundle.module("draw.js"), bundle.module("encoder.js"), bundle.module("near.js")
+_draw = st.components.v2.component("vae_draw", js=DRAW_JS, css=bundle.css("draw.css"))
+_encoder = st.components.v2.component("vae_draw_encoder", js=ENCODER_JS, css=bundle.css("hidden.css"))
+_near = st.components.v2.component("vae_near", js=NEAR_JS, css=bundle.css("near.css"))
+_off = st.components.v2.component("vae_draw_off", js=bundle.module("draw_off.js"), css=bundle.css("hidden.css"))
 
 
 def message(view: Snapshot, proj: Projection) -> bytes:
