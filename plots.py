@@ -8,6 +8,11 @@ from plotly.colors import qualitative
 PALETTE = qualitative.D3  # ten distinct colours, one per class
 
 
+def class_colors(n_classes: int) -> list[str]:
+    """The colour of each class, as the map draws it (the palette repeats past ten)."""
+    return [PALETTE[c % len(PALETTE)] for c in range(max(n_classes, 1))]
+
+
 def typed(a: np.ndarray, dtype: str = "f4") -> dict:
     """An array as plotly.js's base64 typed-array spec: ~10x cheaper to serialise on every rerun
     than letting plotly inspect and convert each numpy array itself."""

@@ -12,11 +12,21 @@ import torch
 from tqdm import tqdm
 
 from vae_core import data
-from vae_core.checkpoint import CheckpointError, load_checkpoint, read_payload, save_checkpoint, write_atomic
+from vae_core.checkpoint import load_checkpoint, read_payload, save_checkpoint
+from vae_core.errors import CheckpointError, DataError
 from vae_core.figures import canvas, encode_all
 from vae_core.model import VAE, VAEConfig
-from vae_core.training import (NonFiniteLoss, TrainConfig, batches, evaluate, evaluate_iw, lr_at, make_optimizer,
-                               train_one_epoch)
+from vae_core.sealed import write_atomic
+from vae_core.training import (
+    NonFiniteLoss,
+    TrainConfig,
+    batches,
+    evaluate,
+    evaluate_iw,
+    lr_at,
+    make_optimizer,
+    train_one_epoch,
+)
 
 
 def positive_int(text: str) -> int:
@@ -80,9 +90,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def write_pictures(out: Path, model: VAE, test: data.Split, x_test: torch.Tensor, rows: list[dict]) -> None:
     """Reconstructions, loss curve, and for a 2-D latent the seed's canvas and scatter."""
-    from torchvision.utils import save_image  # deferred: ~2 s of imports, needed only here
+    from torchvision.utils import save_image  # ~2 s of imports, kept off the start-up path: the pictures only
 
-    from plots import latent_map, loss_curve  # plotly: only needed here
+    from plots import latent_map, loss_curve  # plotly, kept off the start-up path: the pictures only
     model = model.cpu().eval()
     with torch.inference_mode():
         originals = x_test[:16].cpu()
@@ -202,7 +212,7 @@ def train(args) -> int:
     try:
         train_split = data.load(tcfg.dataset, True, args.data_root)
         test_split = data.load(tcfg.dataset, False, args.data_root)
-    except data.DataError as e:
+    except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     device = torch.device(tcfg.device)
@@ -258,6 +268,13 @@ def train(args) -> int:
               f"{row['test_neg_elbo']:7.2f} (NLL {row['test_nll']:.2f} + KL {row['test_kl']:.2f})  {seconds:5.1f} s",
               flush=True)
 
+    return finish(args, model, tcfg, rows, extra, test_split, x_test)
+
+
+def finish(args, model: VAE, tcfg: TrainConfig, rows: list[dict], extra: dict, test_split: data.Split,
+           x_test: torch.Tensor) -> int:
+    """After the last epoch: the IW bound, the final checkpoint, the export and the pictures."""
+    ckpt_path = args.out / "model.pt"
     metrics = test_metrics_summary(rows)
     if tcfg.iw_samples > 0:
         bar = tqdm(total=len(x_test), desc=f"IW-{tcfg.iw_samples} test bound", unit="img", disable=None)
@@ -271,12 +288,12 @@ def train(args) -> int:
         print(f"exported {args.export} ({args.export.stat().st_size / 1e6:.1f} MB)")
     if args.pictures:
         try:
-            write_pictures(out, model, test_split, x_test, rows)
+            write_pictures(args.out, model, test_split, x_test, rows)
         except OSError as e:
-            print(f"error: could not write the pictures to {out} ({e.strerror or e}); model.pt is saved",
+            print(f"error: could not write the pictures to {args.out} ({e.strerror or e}); model.pt is saved",
                   file=sys.stderr)
             return 1
-    print(f"wrote {ckpt_path}, metrics.jsonl{' and pictures' if args.pictures else ''} to {out}")
+    print(f"wrote {ckpt_path}, metrics.jsonl{' and pictures' if args.pictures else ''} to {args.out}")
     return 0
 
 

@@ -5,17 +5,15 @@ Usage: python bench/app_speed.py [--reruns 40] [--moves 20]   (needs /usr/bin/ch
 import argparse
 import re
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from testkit.apptest import commit  # noqa: E402
-from testkit.browser import (  # noqa: E402
+from testkit import ROOT
+from testkit.apptest import commit
+from testkit.browser import (
     CHROMIUM,
     COUNT_SENT_JS,
     chromium,
@@ -118,7 +116,7 @@ def browser(moves: int) -> None:
 
         # --- live drag over the pad, events synthesised in the page every 4 ms for 3 s
         n_before = sent()
-        page.evaluate("window.__vae?.live.decodeMs = []")
+        page.evaluate("window.__vae.live.decodeMs = []")
         drag = pointer_path(page.get_by_test_id("live-pad"), 3000)
         during = sent() - n_before
         ms = page.evaluate("window.__vae?.live.decodeMs")

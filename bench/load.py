@@ -11,7 +11,6 @@ Usage: python bench/load.py [--sessions 1 5 20 50 100] [--actions 30] [--browser
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -19,10 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from testkit.browser import CHROMIUM, CHROMIUM_ARGS, POINT_XY_JS, serve_process  # noqa: E402
-from testkit.load import ProcessWatch, crowd, make_home, warm_up  # noqa: E402
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS, POINT_XY_JS, serve_process
+from testkit.load import ProcessWatch, crowd, make_home, warm_up
 
 CHECKPOINTS = ["checkpoints/mnist-mlp-z2.pt", "checkpoints/small-z5.pt"]
 TTL = 5  # --server.disconnectedSessionTTL for these runs: a closed session is freed after 5 s, not 120

@@ -19,10 +19,9 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from testkit.browser import free_port, serve_process  # noqa: E402
-from testkit.load import crowd, make_home, warm_up  # noqa: E402
+from testkit import ROOT
+from testkit.browser import free_port, serve_process
+from testkit.load import crowd, make_home, warm_up
 
 CHECKPOINTS = ["checkpoints/mnist-mlp-z2.pt", "checkpoints/small-z5.pt"]
 CLIENTS = [f"127.0.0.{k}" for k in range(2, 10)]  # distinct loopback client addresses

@@ -16,11 +16,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from testkit.browser import chromium, free_port  # noqa: E402
+from testkit import ROOT
+from testkit.browser import chromium, free_port
 
 # wall-clock ms at which the page first shows what each app is for
 WATCH_JS = """

@@ -4,17 +4,15 @@ Prints s/epoch of both (same model, batch 128) and the time each needs to reach 
 nats with a 2-D latent. Usage: python bench/train_speed.py [--skip-conventional-152]
 """
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from vae_core import data  # noqa: E402
-from vae_core.losses import neg_elbo  # noqa: E402
-from vae_core.model import VAE, VAEConfig  # noqa: E402
-from vae_core.training import (  # noqa: E402
+from vae_core import data
+from vae_core.losses import neg_elbo
+from vae_core.model import VAE, VAEConfig
+from vae_core.training import (
     TrainConfig,
     batches,
     evaluate,

@@ -15,13 +15,11 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from testkit.browser import (  # noqa: E402
+from testkit import ROOT
+from testkit.browser import (
     COUNT_SENT_JS,
     chromium,
     pointer_path,

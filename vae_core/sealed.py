@@ -8,19 +8,12 @@ import os
 import tempfile
 from pathlib import Path
 
+from vae_core.errors import CheckpointError
+
 MAGIC = b"VAEXSHA2"  # footer marker, followed by the 32-byte digest
 FOOTER = len(MAGIC) + 32
 MAX_BYTES = 1 << 30  # files over this are refused before any byte is read
 _ZIP_END = b"PK\x05\x06"  # a bare torch.save file ends with this 22-byte record (no comment)
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint could not be read or written. str() names the file and the problem;
-    `problem` is the same without the path (for a viewer who should not see file paths)."""
-
-    def __init__(self, path, problem: str):
-        super().__init__(f"{path}: {problem}")
-        self.path, self.problem = Path(path), problem
 
 
 def seal(body) -> list:

@@ -6,13 +6,13 @@ import numpy as np
 import streamlit as st
 
 from explorer.backend.snapshot import Snapshot
+from explorer.backend.weights import read_header
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _mlp(ident: str, _blob: bytes) -> list | None:
     """[(W [out, in], b [out], relu)] from a weights blob whose steps are all linear, else None.
     Cached by the view's ident alone: hashing the 3 MB blob would cost more than the decode."""
-    from explorer.backend.weights import read_header
     header, start = read_header(_blob)
     if not header["layers"] or any(step["op"] != "linear" for step in header["layers"]):
         return None
@@ -24,10 +24,15 @@ def _mlp(ident: str, _blob: bytes) -> list | None:
     return layers
 
 
+def torch_side():
+    """backend/models.py, the app's torch side, imported on first use."""
+    from explorer.backend import models  # torch, kept off the start-up path
+    return models
+
+
 def torch_model(view: Snapshot):
     """The view's torch model (imports torch on first use)."""
-    from explorer.backend import models
-    return models.model_for(view)
+    return torch_side().model_for(view)
 
 
 def decode(view: Snapshot, z: np.ndarray) -> np.ndarray:
@@ -35,8 +40,7 @@ def decode(view: Snapshot, z: np.ndarray) -> np.ndarray:
     z = np.asarray(z, np.float32).reshape(-1, view.latent_dim)
     layers = _mlp(view.ident, view.blob) if view.blob else None
     if layers is None:
-        from explorer.backend import models
-        return models.decode(models.model_for(view), z)
+        return torch_side().decode(torch_model(view), z)
     h = z
     for W, b, relu in layers:
         h = h @ W + b

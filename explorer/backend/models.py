@@ -9,8 +9,11 @@ import torch
 
 from explorer.backend import prep, snapshot, weights
 from explorer.backend.picker import REPO, resolve
+from plots import class_colors
 from vae_core import data
-from vae_core.checkpoint import CheckpointError, load_checkpoint
+from vae_core.checkpoint import load_checkpoint
+from vae_core.errors import CheckpointError
+from vae_core.figures import canvas as decoded_canvas
 from vae_core.figures import encode_all
 from vae_core.losses import elbo_parts
 from vae_core.model import VAE
@@ -70,7 +73,7 @@ def build_snapshot(name: str, path: str, digest: str) -> snapshot.Snapshot:
     labels = split.labels.numpy()
     blob = b""
     if weights.decoder_ops(model) is not None:
-        blob = weights.pack_for(model, mu, labels, len(split.classes), ident=snapshot.ident_of(name, digest), pad_dims=(0, 1),
+        blob = weights.pack_for(model, mu, labels, class_colors(len(split.classes)), ident=snapshot.ident_of(name, digest), pad_dims=(0, 1),
                                 fold_after=weights.FOLD_SLIDERS_AFTER)
     snap = snapshot.Snapshot(name, digest, dataset, dict(payload["config"]), dict(payload.get("metrics", {})),
                              payload["integrity"], mu, logvar, labels, list(split.classes), blob)
@@ -83,13 +86,18 @@ def build_snapshot(name: str, path: str, digest: str) -> snapshot.Snapshot:
 @st.cache_resource(show_spinner="Packing the decoder for the page…", max_entries=8)  # 3 MB: shared
 def _live_blob(_view, ident: str, pad_dims: tuple) -> bytes:
     model = model_for(_view)
-    return weights.pack_for(model, _view.mu, _view.labels, len(_view.classes), ident=ident, pad_dims=pad_dims,
+    return weights.pack_for(model, _view.mu, _view.labels, class_colors(len(_view.classes)), ident=ident, pad_dims=pad_dims,
                             fold_after=weights.FOLD_SLIDERS_AFTER)
 
 
 def live_blob(view: snapshot.Snapshot, pad_dims: tuple) -> bytes:
     """The live decoder's blob for a pad over other dims than the snapshot's (0, 1)."""
     return _live_blob(view, view.ident, tuple(pad_dims))
+
+
+def canvas(view: snapshot.Snapshot, n: int, extent: float, spacing: str, dims: tuple[int, int]) -> np.ndarray:
+    """The seed's canvas for the view's model: decodes on an n x n mesh of dims, [1, 28n, 28n] in [0, 1]."""
+    return on_torch_thread(decoded_canvas, model_for(view), n, extent, spacing, dims).numpy()
 
 
 def decode(model: VAE, z: np.ndarray) -> np.ndarray:

@@ -19,6 +19,14 @@ import threading
 from collections import OrderedDict
 
 import numpy as np
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from streamlit import config
+
+from explorer.backend.infer import decode
+from explorer.backend.projection import slider_ranges
+from vae_core.errors import CheckpointError
 
 PATH = "api/vae/decode"
 EVERY_MS = 40  # the page starts a request at most this often: <= 25 a second per dragging viewer
@@ -33,7 +41,6 @@ log = logging.getLogger("explorer")
 
 def url() -> str:
     """The route's path as the page must ask for it, under server.baseUrlPath."""
-    from streamlit import config
     base = (config.get_option("server.baseUrlPath") or "").strip("/")
     return "/" + (base + "/" if base else "") + PATH
 
@@ -45,7 +52,6 @@ def for_page() -> dict:
 
 def offer(view) -> None:
     """Let pages decode with this view's model (a session has it open)."""
-    from explorer.backend.projection import slider_ranges
     with _lock:
         if view.ident in _offered:
             _offered.move_to_end(view.ident)
@@ -84,18 +90,14 @@ def parse(query: dict) -> tuple:
 
 def pixels(view, z: np.ndarray) -> bytes:
     """The decoded digit's 784 bytes (explorer/infer.py: the one decode)."""
-    from explorer.backend.infer import decode
     return np.rint(decode(view, z)[0] * 255).astype(np.uint8).tobytes()
 
 
 async def handle(request):
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import PlainTextResponse, Response
     try:
         view, z = parse(dict(request.query_params))
     except Refused as e:
         return PlainTextResponse(str(e), status_code=e.status)
-    from vae_core.checkpoint import CheckpointError
     try:
         body = await run_in_threadpool(pixels, view, z)
     except (CheckpointError, OSError) as e:  # a decoder torch loads from a file deleted or replaced since
@@ -108,5 +110,4 @@ async def handle(request):
 
 
 def routes() -> list:
-    from starlette.routing import Route
     return [Route(url(), handle, methods=["GET"])]

@@ -7,7 +7,6 @@ import struct
 import numpy as np
 
 from explorer.backend.projection import slider_ranges
-from plots import PALETTE
 
 MAGIC = b"VAEW"
 BLOB_VERSION = 1  # live.js refuses any other
@@ -31,7 +30,7 @@ def encoder_ops(model) -> list[tuple] | None:
 
 
 def _steps(seq, shape: tuple, ends: tuple) -> list | None:
-    from torch import nn
+    from torch import nn  # torch, kept off the start-up path (a blob for server decoding needs none)
     ops = []
     for m in (m for m in seq.modules() if not list(m.children())):
         if isinstance(m, nn.ReLU) and ops and not ops[-1][2]:
@@ -147,11 +146,11 @@ def pack_encoder(model, *, model_id: str, prep: dict, with_decoder: bool) -> byt
     return floats.blob(header)
 
 
-def pack_for(model, mu: np.ndarray, labels: np.ndarray, n_classes: int, *, ident: str, pad_dims: tuple,
+def pack_for(model, mu: np.ndarray, labels: np.ndarray, colors: list[str], *, ident: str, pad_dims: tuple,
              fold_after: int, remote: dict | None = None) -> bytes:
     """The blob for a model and its test encodings: slider ranges from the means, the pad over two dims.
     model None and `remote` given: the blob for server decoding (no weights, no torch)."""
     pad_xy = mu[:, list(pad_dims)] if mu.shape[1] >= 2 else None
     return pack(model, ident=blob_id(ident, pad_dims), model_id=ident,
                 ranges=slider_ranges(mu), pad_xy=pad_xy, pad_labels=np.asarray(labels, np.float32),
-                pad_dims=pad_dims, colors=PALETTE[:max(n_classes, 1)], fold_after=fold_after, remote=remote)
+                pad_dims=pad_dims, colors=colors, fold_after=fold_after, remote=remote)

@@ -3,7 +3,7 @@ import streamlit as st
 
 from explorer import state
 from explorer.backend import images
-from explorer.backend.infer import torch_model
+from explorer.backend.infer import torch_side
 from explorer.backend.snapshot import Snapshot
 
 SPACINGS = ("uniform", "gaussian")  # as vae_core.figures.latent_mesh takes them
@@ -11,9 +11,7 @@ SPACINGS = ("uniform", "gaussian")  # as vae_core.figures.latent_mesh takes them
 
 @st.cache_data(show_spinner="Decoding the canvas…", max_entries=32)
 def _canvas_png(_view, ident: str, n: int, extent: float, spacing: str, dims: tuple[int, int]) -> bytes:
-    from explorer.backend.models import on_torch_thread
-    from vae_core.figures import canvas
-    return images.to_png(on_torch_thread(canvas, torch_model(_view), n, extent, spacing, dims), 2)
+    return images.to_png(torch_side().canvas(_view, n, extent, spacing, dims), 2)
 
 
 def tab(view: Snapshot) -> None:

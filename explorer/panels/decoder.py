@@ -24,9 +24,11 @@ import json
 import numpy as np
 import streamlit as st
 
+import plots
 from explorer import state
 from explorer.backend import bundle, images, weights
-from explorer.backend.infer import decode
+from explorer.backend import remote as route
+from explorer.backend.infer import decode, torch_side
 from explorer.backend.snapshot import Snapshot
 
 JS = bundle.module("live.js")
@@ -70,14 +72,12 @@ def live_decoder(view, pad_dims: tuple[int, int], *, remote: bool = False) -> No
     d = view.latent_dim
     pad_dims = _pad(view, pad_dims)
     if remote:
-        from explorer.backend import remote as route
         route.offer(view)
         blob = _remote_blob(view, view.ident, pad_dims, route.for_page())
     elif pad_dims == (0, 1):
         blob = view.blob
-    else:
-        from explorer.backend import models  # torch: only for a pad over other dims
-        blob = models.live_blob(view, pad_dims)
+    else:  # torch: only for a pad over other dims
+        blob = torch_side().live_blob(view, pad_dims)
 
     def on_commit():
         z = state.live_commit()
@@ -89,7 +89,7 @@ def live_decoder(view, pad_dims: tuple[int, int], *, remote: bool = False) -> No
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _remote_blob(_view, ident: str, pad_dims: tuple, remote: dict) -> bytes:
-    return weights.pack_for(None, _view.mu, _view.labels, len(_view.classes), ident=ident, pad_dims=pad_dims,
+    return weights.pack_for(None, _view.mu, _view.labels, plots.class_colors(len(_view.classes)), ident=ident, pad_dims=pad_dims,
                             fold_after=weights.FOLD_SLIDERS_AFTER, remote=remote)
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 import plots
 from explorer import state
 from explorer.backend import bundle, images, serving
-from explorer.backend.infer import decode
+from explorer.backend.infer import decode, torch_side
 from explorer.backend.projection import Projection
 from explorer.backend.snapshot import Snapshot
 from explorer.panels.interpolation import lerp, slerp
@@ -166,8 +166,7 @@ _hover = st.components.v2.component("vae_map_hover", js=HOVER_JS, css=bundle.css
 @st.cache_resource(show_spinner=False, max_entries=4)
 def atlas_png(dataset: str) -> bytes:
     """All test images [N, 28, 28] tiled HOVER_COLS a row in index order, one greyscale PNG (~1.9 MB for MNIST)."""
-    from explorer.backend import models  # torch; the page asks for the atlas only once it is idle
-    x = models.test_split(dataset)[0].images.numpy()
+    x = torch_side().test_split(dataset)[0].images.numpy()  # torch: the page asks for the atlas once it is idle
     rows = -(-len(x) // HOVER_COLS)
     x = np.concatenate([x, np.zeros((rows * HOVER_COLS - len(x), 28, 28), np.uint8)])
     tiles = x.reshape(rows, HOVER_COLS, 28, 28).transpose(0, 2, 1, 3).reshape(rows * 28, HOVER_COLS * 28)

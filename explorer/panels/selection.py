@@ -6,8 +6,9 @@ import streamlit as st
 
 from explorer import state
 from explorer.backend import images
-from explorer.backend.infer import decode
+from explorer.backend.infer import decode, torch_side
 from explorer.backend.snapshot import Snapshot
+from vae_core.errors import DataError
 
 log = logging.getLogger("explorer")
 
@@ -16,15 +17,12 @@ DATA_PROBLEM = "The test images for this checkpoint are missing or damaged; the 
 
 def test_images(view: Snapshot):
     """The test images [N, 1, 28, 28] (torch), or None after one clear line when they cannot be read."""
-    from explorer.backend import models
-    from vae_core.data import DataError
     try:
-        return models.test_split(view.dataset)[1]
+        return torch_side().test_split(view.dataset)[1]
     except DataError as e:
         log.warning("test data for %s unavailable: %s", view.name, e)
         st.error(DATA_PROBLEM)
         return None
-
 
 
 def panel(view: Snapshot) -> None:

@@ -10,10 +10,11 @@ import streamlit as st
 
 from explorer import link, state
 from explorer.backend import picker, snapshot
+from explorer.backend.infer import torch_side
 from explorer.backend.projection import Projection, axes, pca
 from explorer.backend.snapshot import Snapshot
 from explorer.panels.selection import DATA_PROBLEM
-from vae_core.sealed import CheckpointError
+from vae_core.errors import CheckpointError, DataError
 
 ALLOW_TRAINING_ENV = "VAE_EXPLORER_ALLOW_TRAINING"  # "1": offer training to remote viewers too
 log = logging.getLogger("explorer")
@@ -124,10 +125,8 @@ def open_or_stop(choice: str) -> Snapshot:
             view = snapshot.cached(choice, digest)
         except LookupError:
             with st.spinner("Opening the checkpoint and encoding the 10,000 test digits (once per checkpoint)…"):
-                from explorer.backend import models  # torch
-                from vae_core.data import DataError
                 try:
-                    view = models.build_snapshot(choice, str(path), digest)
+                    view = torch_side().build_snapshot(choice, str(path), digest)
                 except DataError as e:
                     log.warning("test data for %s unavailable: %s", choice, e)
                     st.error(DATA_PROBLEM)

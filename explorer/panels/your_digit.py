@@ -24,7 +24,7 @@ import streamlit as st
 
 from explorer import state
 from explorer.backend import bundle, images, uploads
-from explorer.backend.infer import decode
+from explorer.backend.infer import decode, torch_side
 from explorer.backend.prep import SIZE, DigitError, prepare
 from explorer.backend.projection import Projection
 from explorer.backend.snapshot import Snapshot
@@ -57,8 +57,7 @@ def toggle(view: Snapshot, proj: Projection, use_live: bool) -> None:
     if not on:
         _off(key=state.Key.DRAW_OFF, data=b"off", height=0)
         return
-    from explorer.backend import models  # torch: this panel needs it, the first page does not
-    blob = models.encoder_blob(view, with_decoder=not use_live)
+    blob = torch_side().encoder_blob(view, with_decoder=not use_live)  # torch: this panel needs it, the first page not
     if blob is None:
         st.info("This model has layers the page cannot run, so it cannot encode a drawing live.")
         return
@@ -105,7 +104,7 @@ def shown_name(name: str) -> str:
 @st.fragment
 def panel(view: Snapshot, proj: Projection) -> None:
     """Canvas and encoder in the page; upload; the drawing scored by torch. A stroke's end reruns only this."""
-    from explorer.backend import models
+    models = torch_side()
     if state.take_full_rerun():  # a neighbour was picked: the selection panel, outside this fragment, shows it
         st.rerun()
     started = time.perf_counter()
@@ -128,7 +127,7 @@ def panel(view: Snapshot, proj: Projection) -> None:
 
 def scored(view: Snapshot, pixels: bytes) -> None:
     """What torch makes of the drawing: -ELBO and its rank, posterior samples, nearest test digits."""
-    from explorer.backend import models
+    models = torch_side()
     x = np.frombuffer(pixels, np.uint8).reshape(SIZE, SIZE) / 255.0
     s = models.score(view, x)
     neg_elbo = s["nll"] + s["kl"]
@@ -158,8 +157,7 @@ def scored(view: Snapshot, pixels: bytes) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=4096)
 def _thumbnail(dataset: str, index: int) -> str:
-    from explorer.backend import models
-    return images.inline(images.to_png(models.test_split(dataset)[0].images[index].numpy() / 255.0))
+    return images.inline(images.to_png(torch_side().test_split(dataset)[0].images[index].numpy() / 255.0))
 
 
 def take_near() -> None:

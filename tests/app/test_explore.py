@@ -6,7 +6,6 @@ from urllib.parse import parse_qsl
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
 from streamlit.elements.plotly_chart import PlotlySelectionState, PlotlyState
 from streamlit.runtime.context import ContextProxy
 from streamlit.testing.v1 import AppTest
@@ -14,13 +13,11 @@ from streamlit.testing.v1 import AppTest
 from explorer import link
 from explorer.backend import models, picker, remote, snapshot, weights
 from explorer.panels import decoder, selection, sidebar
+from testkit import APP, ROOT, SHIPPED
 from testkit.apptest import commit, send_state
 from vae_core import data
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.model import VAE, VAEConfig
-
-APP = str(ROOT / "explorer" / "app.py")
-SHIPPED = ROOT / picker.DEFAULT_CHECKPOINT
 
 
 def app(home=None, monkeypatch=None) -> AppTest:

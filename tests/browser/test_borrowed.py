@@ -5,9 +5,7 @@ import json
 import pytest
 
 from explorer.panels import latent_map
-from testkit.browser import CHROMIUM, chromium
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)")
+from testkit.browser import chromium
 
 # JS: mount a map helper's module (its Python module's JS) in a blank page beside a fake chart
 MOUNT_JS = """async ([source, data, chart, patience]) => {

@@ -10,11 +10,11 @@ import torch
 
 from explorer.backend import picker, remote, weights
 from explorer.panels import decoder
+from testkit import ROOT, SHIPPED
 from testkit.browser import (
     CHROMIUM,
     COUNT_SENT_JS,
     POINT_XY_JS,
-    ROOT,
     chromium,
     click_map_point,
     decode_on_the_server,
@@ -29,7 +29,6 @@ from testkit.browser import (
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.model import VAE, VAEConfig
 
-SHIPPED = ROOT / picker.DEFAULT_CHECKPOINT
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "tests" / "out"))
 
 pytestmark = [

@@ -1,36 +1,14 @@
-"""The map's still preview (explorer/map_preview.js): drawn from the figure's own points while
-plotly.js loads, gone once a chart is drawn, and a message it cannot read is refused visibly."""
-import json
+"""The map's still preview (frontend/map_preview.js) in Chromium: drawn from the figure's own points while
+plotly.js loads, where the chart puts them, hovered and clicked, and gone once the chart is drawn."""
 
 import numpy as np
 import pytest
 
 import plots
 from explorer.panels import latent_map
-from testkit.browser import CHROMIUM, chromium
-
-CLASSES = [str(c) for c in range(10)]
-
-
-def parse(message: bytes) -> tuple[dict, np.ndarray, np.ndarray]:
-    head, body = message.split(b"\n", 1)
-    h = json.loads(head)
-    return h, np.frombuffer(body[:8 * h["n"]], "<f4").reshape(-1, 2), np.frombuffer(body[8 * h["n"]:], np.uint8)
-
-
-def test_the_message_holds_the_figures_points_ranges_and_colours():
-    rng = np.random.default_rng(0)
-    xy, labels = rng.normal(size=(500, 2)).astype(np.float32), rng.integers(0, 10, 500)
-    fig = plots.latent_map(xy, labels, CLASSES)
-    h, got_xy, got_labels = parse(latent_map.preview_message(xy, labels, CLASSES, fig))
-    assert h["v"] == latent_map.PREVIEW_VERSION and h["map_key"] == "map" and h["n"] == 500
-    np.testing.assert_array_equal(got_xy, xy)
-    np.testing.assert_array_equal(got_labels, labels)
-    assert h["x_range"] == list(fig.layout.xaxis.range) and h["y_range"] == list(fig.layout.yaxis.range)
-    assert h["height"] == fig.layout.height and h["colors"] == list(plots.PALETTE) and h["classes"] == CLASSES
-
-
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)")
+from testkit.browser import chromium
+from testkit.synthetic import preview_parts
+from vae_core.data import MNIST_CLASSES
 
 # JS: mount map_preview.js in a blank page 600 px wide; return what it drew at the given css pixels
 MOUNT_JS = """async ([source, data, plotlyFirst, at]) => {
@@ -72,13 +50,12 @@ def hex_rgb(colour: str) -> list[int]:
     return [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
 
 
-@needs_chromium
 def test_each_point_is_drawn_in_its_class_colour_where_the_chart_puts_it():
     xy = np.array([[-2, -2], [0, 1], [2, -1], [1, -2]], np.float32)
     labels = np.array([0, 3, 9, 12])  # a 13th class wraps round the palette, as in the chart
     classes = [str(c) for c in range(13)]
     message = latent_map.preview_message(xy, labels, classes, plots.latent_map(xy, labels, classes))
-    h = parse(message)[0]
+    h = preview_parts(message)[0]
     with chromium() as page:
         page.goto("about:blank")
         out = page.evaluate(MOUNT_JS, [latent_map.PREVIEW_JS, list(message), False,
@@ -90,11 +67,10 @@ def test_each_point_is_drawn_in_its_class_colour_where_the_chart_puts_it():
     assert out["inked"] <= 4 * 4 * 4 * 1.5  # four dots 4 px across (edges anti-aliased), nothing else
 
 
-@needs_chromium
 @pytest.mark.parametrize("bad, words", [("version", "message version 3"), ("short", "bytes for 3 points")])
 def test_a_message_it_cannot_read_is_refused_in_the_panel_and_the_console(bad, words):
     xy, labels = np.zeros((3, 2), np.float32), np.zeros(3, int)
-    message = latent_map.preview_message(xy, labels, CLASSES, plots.latent_map(xy, labels, CLASSES))
+    message = latent_map.preview_message(xy, labels, MNIST_CLASSES, plots.latent_map(xy, labels, MNIST_CLASSES))
     if bad == "version":
         message = message.replace(b'"v": 2', b'"v": 3', 1)
     else:
@@ -105,10 +81,9 @@ def test_a_message_it_cannot_read_is_refused_in_the_panel_and_the_console(bad, w
     assert not out["drawn"] and words in (out["error"] or "") and any(words in e for e in out["errors"]), out
 
 
-@needs_chromium
 def test_it_steps_aside_for_a_drawn_chart_and_draws_nothing_once_plotly_is_loaded():
     xy, labels = np.zeros((3, 2), np.float32), np.zeros(3, int)
-    message = list(latent_map.preview_message(xy, labels, CLASSES, plots.latent_map(xy, labels, CLASSES)))
+    message = list(latent_map.preview_message(xy, labels, MNIST_CLASSES, plots.latent_map(xy, labels, MNIST_CLASSES)))
     source = latent_map.PREVIEW_JS
     with chromium() as page:
         page.goto("about:blank")
@@ -121,12 +96,11 @@ def test_it_steps_aside_for_a_drawn_chart_and_draws_nothing_once_plotly_is_loade
         assert not page.evaluate(MOUNT_JS, [source, message, True, []])["drawn"]
 
 
-@needs_chromium
 def test_a_hovered_point_is_named_and_a_clicked_one_is_sent_and_ringed():
     xy = np.array([[-2, -2], [0, 1], [2, -1], [1, -2]], np.float32)
     labels = np.array([0, 3, 9, 3])
-    message = latent_map.preview_message(xy, labels, CLASSES, plots.latent_map(xy, labels, CLASSES))
-    spots = where(parse(message)[0], xy)
+    message = latent_map.preview_message(xy, labels, MNIST_CLASSES, plots.latent_map(xy, labels, MNIST_CLASSES))
+    spots = where(preview_parts(message)[0], xy)
     with chromium() as page:
         page.goto("about:blank")
         out = page.evaluate(MOUNT_JS, [latent_map.PREVIEW_JS, list(message),
@@ -137,7 +111,7 @@ def test_a_hovered_point_is_named_and_a_clicked_one_is_sent_and_ringed():
         for i in (3, 1):
             x, y = box["x"] + spots[i][0] + 2, box["y"] + spots[i][1] - 2  # near, not on, its centre
             page.mouse.move(x, y)
-            assert tip.inner_text() == f"{CLASSES[labels[i]]} · test #{i}"
+            assert tip.inner_text() == f"{MNIST_CLASSES[labels[i]]} · test #{i}"
         page.mouse.click(x, y)
         sets = page.evaluate("window.__sets")
         assert [(k, v["index"]) for k, v in sets] == [("click", 1)] and sets[0][1]["at"] > 0
@@ -153,18 +127,17 @@ def test_a_hovered_point_is_named_and_a_clicked_one_is_sent_and_ringed():
         assert len(page.evaluate("window.__sets")) == 1  # a click on no point sends nothing
 
 
-@needs_chromium
 def test_overlapping_dots_deepen_as_in_the_chart():
     """Plotly draws each dot on its own, so where dots of one class overlap their opacity adds up;
     a dense cluster in the preview is as deep in colour (one filled path per class was paler)."""
     xy = np.array([[0, 0], [0, 0], [0, 0], [2, 2]], np.float32)  # three dots on one spot, one alone
     labels = np.array([1, 1, 1, 1])
-    message = latent_map.preview_message(xy, labels, CLASSES, plots.latent_map(xy, labels, CLASSES))
+    message = latent_map.preview_message(xy, labels, MNIST_CLASSES, plots.latent_map(xy, labels, MNIST_CLASSES))
     with chromium() as page:
         page.goto("about:blank")
         out = page.evaluate(MOUNT_JS, [latent_map.PREVIEW_JS, list(message),
-                                       False, where(parse(message)[0], xy)[2:]])
+                                       False, where(preview_parts(message)[0], xy)[2:]])
     (*_, stacked), (*_, alone) = out["pixels"]
-    opacity = plots.latent_map(xy, labels, CLASSES).data[0].marker.opacity
+    opacity = plots.latent_map(xy, labels, MNIST_CLASSES).data[0].marker.opacity
     assert alone == pytest.approx(255 * opacity, abs=3)
     assert stacked == pytest.approx(255 * (1 - (1 - opacity) ** 3), abs=3), (stacked, alone)

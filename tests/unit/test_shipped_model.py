@@ -1,20 +1,17 @@
-"""The shipped default model: its README figures recomputed from the file (IW-1000 takes a few minutes)."""
+"""The shipped default model: its figures in bench/README.md recomputed from the file (IW-1000 takes minutes)."""
 import re
 
 import pytest
-from conftest import ROOT
 
-from explorer.backend import picker
+from testkit import ROOT, SHIPPED
 from vae_core.checkpoint import load_checkpoint
 from vae_core.training import evaluate, evaluate_iw
 
-SHIPPED = ROOT / picker.DEFAULT_CHECKPOINT
-
 
 def readme_figure(name: str) -> float:
-    """A figure the README states as `NAME: **123.45** nats`."""
-    m = re.search(re.escape(name) + r": \*\*([0-9.]+)\*\* nats", (ROOT / "README.md").read_text())
-    assert m, f"README states no {name}"
+    """A figure bench/README.md states as `NAME: **123.45** nats`."""
+    m = re.search(re.escape(name) + r": \*\*([0-9.]+)\*\* nats", (ROOT / "bench" / "README.md").read_text())
+    assert m, f"bench/README.md states no {name}"
     return float(m.group(1))
 
 
@@ -39,6 +36,7 @@ def test_test_elbo_matches_readme(shipped):
     assert got <= 145
 
 
+@pytest.mark.slow
 def test_iw1000_bound_matches_readme(shipped):
     model, payload, x = shipped
     got = evaluate_iw(model, x, k=1000)

@@ -1,20 +1,15 @@
-"""Your digit: preprocessing (Python and the page's), uploads and their bounds, the encoder in the
-page against torch, the panel in AppTest, and drawing with a real pointer in Chromium."""
+"""Your digit in Chromium: the page's preprocessing and encoder against Python and torch, the marker, refusals,
+and drawing with a real pointer in the served app."""
 import base64
-import io
-import json
 import re
-import time
 
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
 from PIL import Image, ImageDraw
-from streamlit.testing.v1 import AppTest
 
-from explorer.backend import picker, prep, uploads, weights
-from explorer.panels import your_digit
+from explorer.backend import prep, uploads, weights
+from testkit import ROOT, SHIPPED
 from testkit.browser import (
     CHROMIUM,
     COUNT_SENT_JS,
@@ -24,253 +19,10 @@ from testkit.browser import (
     wait_for_app,
     wait_idle,
 )
-from vae_core import data
-from vae_core.checkpoint import load_checkpoint, save_checkpoint
-from vae_core.losses import bernoulli_nll, elbo_parts, gaussian_kl
+from testkit.synthetic import one, png
+from vae_core.checkpoint import load_checkpoint
 from vae_core.model import VAE, VAEConfig
 
-APP = str(ROOT / "explorer" / "app.py")
-SHIPPED = ROOT / picker.DEFAULT_CHECKPOINT
-browser = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)")
-
-
-def png(a: np.ndarray, mode: str | None = None, fmt: str = "PNG") -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(a, mode).save(buf, fmt)
-    return buf.getvalue()
-
-
-def one(h=300, w=200, ink=20, paper=240) -> np.ndarray:
-    """A dark "1" on light paper, off centre."""
-    a = np.full((h, w), paper, np.uint8)
-    a[50:150, 30:40] = ink
-    return a
-
-
-# ---- the recipe (explorer/prep.py)
-
-def test_a_digit_is_scaled_into_20x20_and_centred_by_mass():
-    out = prep.prepare(one())
-    ys, xs = np.nonzero(out)
-    assert ys.max() - ys.min() + 1 == 20  # the long side fills the 20-pixel box
-    mass = out.astype(float)
-    cy, cx = ((np.arange(28) + 0.5)[:, None] * mass).sum() / mass.sum(), ((np.arange(28) + 0.5) * mass).sum() / mass.sum()
-    assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5
-    assert out.max() == 255  # light on dark after the inversion
-
-
-def test_dark_on_light_and_light_on_dark_give_the_same_digit():
-    dark_on_light = one()
-    np.testing.assert_array_equal(prep.prepare(dark_on_light), prep.prepare(255 - dark_on_light))
-
-
-def test_colour_is_greyed_like_pillow():
-    rgba = np.random.default_rng(0).integers(0, 256, (40, 30, 4), dtype=np.uint8)
-    rgba[..., 3] = 255
-    want = np.asarray(Image.fromarray(rgba[..., :3], "RGB").convert("L"))
-    np.testing.assert_array_equal(prep.grey_from_rgba(rgba), want)
-
-
-def test_transparent_paper_counts_as_white():
-    rgba = np.zeros((50, 50, 4), np.uint8)  # transparent everywhere...
-    rgba[10:40, 20:25] = (0, 0, 0, 255)  # ...but a black opaque stroke
-    assert prep.prepare_rgba(rgba).max() == 255
-
-
-@pytest.mark.parametrize("image, words", [
-    (np.full((50, 50), 255, np.uint8), "one flat colour"),
-    (np.zeros((50, 50), np.uint8), "one flat colour"),
-    (np.pad(np.zeros((48, 48), np.uint8), 1, constant_values=255), "Most of the image is ink"),
-])
-def test_an_image_with_no_digit_is_refused_in_one_line(image, words):
-    with pytest.raises(prep.DigitError, match=words) as e:
-        prep.prepare(image)
-    assert "\n" not in str(e.value)
-
-
-def test_area_weights_average_exactly():
-    M = prep.area_weights(7, 3)
-    np.testing.assert_allclose(M.sum(1), 1)
-    np.testing.assert_allclose(M.sum(0), 3 / 7)  # every input pixel counted once, spread by area
-
-
-# ---- uploads (explorer/uploads.py)
-
-def test_every_colour_depth_reads_as_the_same_grey():
-    a = one()
-    want = prep.prepare(a)
-    for im in (Image.fromarray(a).convert("RGB"), Image.fromarray(a).convert("RGBA"), Image.fromarray(a).convert("P"),
-               Image.fromarray(a).convert("LA"), Image.fromarray(a.astype(np.uint16) * 257)):
-        buf = io.BytesIO()
-        im.save(buf, "PNG")
-        np.testing.assert_array_equal(prep.prepare(uploads.read_grey(buf.getvalue())), want, err_msg=im.mode)
-    for fmt in ("GIF", "WEBP"):  # lossless for flat colours
-        buf = io.BytesIO()
-        Image.fromarray(a).save(buf, fmt, lossless=True)
-        assert np.abs(prep.prepare(uploads.read_grey(buf.getvalue())).astype(int) - want).max() <= 2, fmt
-    jpeg = prep.prepare(uploads.read_grey(png(a, fmt="JPEG")))
-    assert np.abs(jpeg.astype(int) - want).mean() < 3
-
-
-def test_a_phone_photo_is_turned_the_right_way_up():
-    a = one()
-    im = Image.fromarray(np.rot90(a).copy())  # stored on its side...
-    exif = Image.Exif()
-    exif[0x0112] = 8  # ...with the orientation tag that says "rotate 90 clockwise to view"
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", exif=exif, quality=95)
-    got = prep.prepare(uploads.read_grey(buf.getvalue()))
-    ys, xs = np.nonzero(got > 128)
-    assert np.ptp(ys) > 3 * np.ptp(xs)  # upright: a tall "1", not a lying one
-
-
-def test_a_decompression_bomb_is_refused_before_it_is_decoded():
-    bomb = png(np.zeros((8000, 8000), np.uint8))  # 64 megapixels in ~60 KB
-    assert len(bomb) < 200_000
-    started = time.perf_counter()
-    with pytest.raises(prep.DigitError, match="over the 40 megapixel limit"):
-        uploads.read_grey(bomb)
-    assert time.perf_counter() - started < 0.2  # decoding 64 MP would take seconds
-
-
-@pytest.mark.parametrize("data, words", [
-    (b"", "empty"),
-    (b"GIF89a not really", "not a PNG, JPEG, WebP or GIF"),
-    (b"%PDF-1.4 a document", "not a PNG, JPEG, WebP or GIF"),
-    (png(np.zeros((10, 10), np.uint8), fmt="BMP"), "not a PNG, JPEG, WebP or GIF"),
-    (png(one())[:-60], "damaged or truncated"),
-    (b"\x89PNG" + bytes(uploads.MAX_BYTES), "over the 10 MB limit"),
-])
-def test_bad_files_are_one_line(data, words):
-    with pytest.raises(prep.DigitError, match=words) as e:
-        uploads.read_grey(data)
-    assert "\n" not in str(e.value)
-
-
-# ---- the encoder's blob and the score
-
-@pytest.mark.parametrize("arch", ["mlp", "conv"])
-def test_encoders_run_in_the_page(arch):
-    model = VAE(VAEConfig(arch=arch, latent_dim=3, hidden=[16], conv_channels=[4, 8]))
-    kinds = [kind for kind, *_ in weights.encoder_ops(model)]
-    assert kinds == (["linear"] * 2 if arch == "mlp" else ["conv", "conv", "linear", "linear"])
-    blob = weights.pack_encoder(model, model_id="m", prep=prep.constants(), with_decoder=True)
-    header, _ = weights.read_header(blob)
-    assert header["role"] == "encoder" and header["prep"] == prep.constants() and header["decoder"]
-    assert header["n_floats"] == sum(p.numel() for p in model.parameters())
-
-
-def test_elbo_parts_is_the_fixed_noise_elbo(tiny_model, images):
-    eps = torch.randn(3, tiny_model.cfg.latent_dim, generator=torch.Generator().manual_seed(1))
-    nll, kl, mu, logvar = elbo_parts(tiny_model, images, eps)
-    with torch.no_grad():
-        m, lv = tiny_model.encode(images)
-        want = torch.stack([bernoulli_nll(tiny_model.decode(m + e * (0.5 * lv).exp()), images) for e in eps]).mean(0)
-    torch.testing.assert_close(nll, want)
-    torch.testing.assert_close(kl, gaussian_kl(m, lv))
-    assert torch.equal(elbo_parts(tiny_model, images, eps)[0], nll)  # deterministic: it can rank digits
-
-
-def test_a_file_name_cannot_write_markdown():
-    assert your_digit.shown_name("[x](javascript:alert(1)) **b**.png") == "\\_x\\_\\_javascript\\_alert\\_1\\_\\_ \\_\\_b\\_\\_.png"
-    assert your_digit.shown_name("digit-7 v2.png") == "digit-7 v2.png"
-
-
-def test_nearest_orders_by_distance():
-    mu = np.array([[0, 0], [3, 0], [1, 0], [0, 2]], np.float32)
-    assert your_digit.nearest(mu, np.array([0.9, 0]), 3).tolist() == [2, 0, 1]  # 0.01, 0.81, 4.41 < 4.81
-
-
-@pytest.mark.parametrize("value", [None, "x", {"pixels": 5}, {"pixels": "!!!"}, {"pixels": "AAAA"},
-                                   {"pixels": base64.b64encode(bytes(785)).decode()}, {"pixels": "A" * 10**6}])
-def test_a_hostile_canvas_message_is_dropped(monkeypatch, value):
-    taken = []
-    monkeypatch.setattr(your_digit.state, "draw_commit", lambda: value)
-    monkeypatch.setattr(your_digit.state, "set_drawing", lambda *a: taken.append(a))
-    your_digit.take_drawing()
-    assert taken == []
-
-
-@pytest.mark.parametrize("pick, taken", [({"i": 7, "at": 1}, 7), ({"i": 10_000}, None), ({"i": -1}, None),
-                                         ({"i": "7"}, None), ({"i": True}, None), ("7", None), (None, None)])
-def test_a_neighbour_pick_is_checked_before_it_selects(monkeypatch, pick, taken):
-    selected = []
-    monkeypatch.setattr(your_digit.state, "near_pick", lambda: pick)
-    monkeypatch.setattr(your_digit.state, "n_test", lambda: 10_000)
-    monkeypatch.setattr(your_digit.state, "select", selected.append)
-    monkeypatch.setattr(your_digit.state, "want_full_rerun", lambda: None)
-    your_digit.take_near()
-    assert selected == ([] if taken is None else [taken])
-
-
-def test_a_canvas_message_of_784_pixels_is_taken(monkeypatch):
-    taken = []
-    monkeypatch.setattr(your_digit.state, "draw_commit",
-                        lambda: {"seq": 1, "pixels": base64.b64encode(bytes(range(256)) * 3 + bytes(16)).decode()})
-    monkeypatch.setattr(your_digit.state, "set_drawing", lambda *a: taken.append(a))
-    your_digit.take_drawing()
-    assert len(taken) == 1 and len(taken[0][0]) == 784 and taken[0][1] == "drawn"
-
-
-# ---- the panel in AppTest
-
-@pytest.fixture
-def panel():
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.toggle(key="draw_on").set_value(True).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def scored_text(at) -> str:
-    return " ".join(m.value for m in at.markdown if "ELBO" in m.value)
-
-
-def near_items(at) -> list[dict]:
-    """The nearest test digits the panel sent to the page (its `near` element's data)."""
-    strips = [e.proto for e in at.get("bidi_component") if e.proto.component_name.endswith("vae_near")]
-    return json.loads(strips[0].bytes)["items"] if strips else []
-
-
-@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped checkpoint")
-def test_an_upload_is_scored_and_bad_ones_are_one_line_each(panel):
-    at = panel
-    at.file_uploader(key="upload").upload("one.png", png(one()), "image/png").run()
-    assert not at.exception and not at.error
-    first = scored_text(at)
-    assert "more unusual than" in first and "reconstruction" in first and "KL" in first
-    near = [item["label"] for item in near_items(at)]
-    assert len(near) == 8 and near.count("1") >= 6, near  # the shipped model places a "1" among the 1s
-    bad = [("bomb.png", png(np.zeros((8000, 8000), np.uint8)), "megapixel limit"),
-           ("notes.png", b"not an image at all", "not a PNG"),
-           ("cut.png", png(one())[:-60], "damaged or truncated"),
-           ("blank.png", png(np.full((60, 60), 255, np.uint8)), "flat colour"),
-           ("black.png", png(np.zeros((60, 60), np.uint8)), "flat colour"),
-           ("inky.png", png(np.pad(np.zeros((58, 58), np.uint8), 1, constant_values=255)), "Most of the image is ink"),
-           ("huge.png", b"\x89PNG" + bytes(uploads.MAX_BYTES + 1), "10 MB limit")]
-    for name, content, words in bad:
-        at.file_uploader(key="upload").set_value((name, content, "image/png")).run()
-        assert not at.exception, (name, at.exception)
-        assert len(at.error) == 1 and words in at.error[0].value and name in at.error[0].value, (name, at.error)
-        assert scored_text(at) == first  # the last good digit stays, scored the same
-    at.file_uploader(key="upload").set_value(("one.png", png(one()), "image/png")).run()
-    assert not at.error  # a good file again clears the line
-
-
-@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped checkpoint")
-def test_the_drawing_acts_like_a_clicked_digit(panel):
-    at = panel
-    at.file_uploader(key="upload").upload("one.png", png(one()), "image/png").run()
-    at.button(key="own_decode").click().run()
-    z = at.session_state["z"]
-    assert z != [0.0, 0.0] and z[0] > 0 and z[1] < 0  # the shipped model's 1s sit at z0 > 0, z1 < 0
-    at.button(key="own_A").click().run()
-    assert at.session_state["end_points"]["A"] is not None
-    assert not at.exception
-
-
-# ---- in a real browser
 
 def _draw_rgba(page, strokes: list, width: int = 18, side: int = 280) -> np.ndarray:
     """Strokes drawn by the browser's own canvas, white on black, as the panel draws them: RGBA."""
@@ -325,7 +77,6 @@ def draw_page():
         yield page
 
 
-@browser
 def test_page_preprocessing_is_pythons_pixel_for_pixel(draw_page):
     page = draw_page
     cases = _cases()
@@ -352,7 +103,6 @@ def test_page_preprocessing_is_pythons_pixel_for_pixel(draw_page):
         assert err == str(e.value)  # the same line on both sides
 
 
-@browser
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
 def test_page_encoder_matches_torch(arch, mnist_test):
     if arch == "mlp" and SHIPPED.is_file():
@@ -374,7 +124,6 @@ def test_page_encoder_matches_torch(arch, mnist_test):
     assert np.abs(np.array([g["logvar"] for g in got]) - logvar).max() < 1e-4
 
 
-@browser
 def test_the_marker_follows_the_maps_projection(draw_page):
     """A 5-D posterior through a PCA-like plane: the page's marker is Projection.to_xy, and its ellipse
     points lie on Projection.ellipse's 2-sigma contour."""
@@ -413,7 +162,6 @@ def _with_header(blob: bytes, change) -> bytes:
     return weights.write(header, blob[start:])
 
 
-@browser
 @pytest.mark.parametrize("case, words", [
     ("op", 'your digit: unknown layer op "conv3d"'),
     ("blob version", "your digit: weights format version 2, this page reads 1"),
@@ -436,39 +184,6 @@ def test_the_panel_refuses_what_it_cannot_read_visibly(case, words):
                                             base64.b64encode(blob).decode(), message])
     assert words in out["text"] and any(words in e for e in out["errors"]), out
     assert out["canvases"] == 0  # no canvas to draw into an encoder that cannot run
-
-
-@pytest.fixture
-def other_models(tmp_path, monkeypatch):
-    """A home with a 5-D MLP and a 2-D conv checkpoint (untrained), and a fresh snapshot cache."""
-    torch.manual_seed(0)
-    save_checkpoint(tmp_path / "checkpoints" / "z5.pt", VAE(VAEConfig(latent_dim=5, hidden=[16])), dataset="mnist")
-    save_checkpoint(tmp_path / "checkpoints" / "conv.pt", VAE(VAEConfig(arch="conv", hidden=[16], conv_channels=[4, 8])),
-                    dataset="mnist")
-    if data.FASHION_DEBIAN_DIR.is_dir():
-        save_checkpoint(tmp_path / "checkpoints" / "fashion.pt", VAE(VAEConfig(hidden=[16])), dataset="fashion-mnist")
-    monkeypatch.setenv(picker.HOME_ENV, str(tmp_path))
-    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
-    (tmp_path / "data").symlink_to(ROOT / "data")
-    return tmp_path
-
-
-def test_the_panel_scores_a_drawing_for_any_latent_size_and_the_conv_encoder(other_models):
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    names = ["checkpoints/conv.pt", "checkpoints/z5.pt"] + (["checkpoints/fashion.pt"] * data.FASHION_DEBIAN_DIR.is_dir())
-    for name in names:
-        at.selectbox(key="ckpt").set_value(name).run()
-        if not at.toggle(key="draw_on").value:
-            at.toggle(key="draw_on").set_value(True).run()
-        at.file_uploader(key="upload").set_value((f"{name}.png", png(one()), "image/png")).run()
-        assert not at.exception and not at.error, (name, at.exception, at.error)
-        assert "more unusual than" in scored_text(at), name
-        near = [item["label"] for item in near_items(at)]
-        assert len(near) == 8, name
-        if "fashion" in name:
-            assert set(near) <= {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                                 "Bag", "Ankle boot"}, near  # class names, from the Fashion-MNIST test set
 
 
 @pytest.fixture(scope="module")
@@ -509,7 +224,6 @@ def neighbour_labels(page) -> list[str]:
     return near.all_inner_texts()
 
 
-@browser
 @pytest.mark.parametrize("digit, points", [
     ("1", [(140, 40), (137, 100), (134, 170), (132, 240)]),
     ("0", [(140 + 60 * np.sin(t), 140 - 95 * np.cos(t)) for t in np.linspace(0, 2 * np.pi, 30)]),
@@ -537,7 +251,6 @@ def test_drawing_a_digit_places_it_among_its_kind_without_the_server(app_url, di
     assert len(you) == 1 and abs(you[0]["xanchor"] - drawn["map"]["x"]) < 1e-9  # the marker on the big map
 
 
-@browser
 def test_with_live_decoding_off_the_panel_brings_its_own_decoder(app_url):
     with chromium() as page:
         open_panel(page, app_url)
@@ -553,7 +266,6 @@ def test_with_live_decoding_off_the_panel_brings_its_own_decoder(app_url):
     assert ink > 10  # a reconstructed "1", decoded with the decoder that came with the encoder
 
 
-@browser
 def test_clear_and_a_bad_upload_each_say_one_line_in_the_page(app_url, tmp_path):
     with chromium() as page:
         open_panel(page, app_url)

