@@ -1,142 +1,221 @@
-"""Training speed, side by side: our in-memory loop vs a conventional torchvision/DataLoader loop.
+"""Training speed against the machine's floor, and time to a model worth exploring, side by side.
 
-Prints s/epoch of both (same model, batch 128) and the time each needs to reach test -ELBO <= 152
-nats with a 2-D latent. Usage: python bench/train_speed.py [--skip-conventional-152]
+1. The floor: the time this run's torch.mm (and convolutions, for --arch conv) takes for every product
+   of one epoch at its real shape -- forward, grad-weight, grad-input (none for the first layer's
+   input) -- best of --repeats each, with torch's thread count as it is. No real loop reaches it: the
+   elementwise work, the loss and Adam are left out.
+2. s/epoch of the training loop, autograd and the hand-written step (vae_core/fused.py), as % of it.
+3. Where a step's time goes, from torch.profiler: matrix products, elementwise, loss, Adam, and what
+   no op accounts for (Python, dispatch).
+4. Time to a model: `train.py --quick` and today's default recipe as subprocesses, timed from the
+   moment each command starts (imports, data, training, test evaluation, checkpoint), with the
+   test -ELBO after every epoch against wall-clock seconds, also as multiples of the floor epoch.
+
+Usage: python bench/train_speed.py [--arch conv] [--latent-dim 16] [--dataset fashion-mnist]
+       [--skip-recipes] [--default-epochs 10] [--device cuda]
 """
 import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from vae_core import data
-from vae_core.losses import neg_elbo
+from vae_core.fused import MLPStep, supports
 from vae_core.model import VAE, VAEConfig
-from vae_core.training import (
-    TrainConfig,
-    batches,
-    evaluate,
-    lr_at,
-    make_optimizer,
-    train_one_epoch,
-)
+from vae_core.training import QUICK, batches, make_optimizer, train_one_epoch
 
-TARGET = 152.0
+ROOT = Path(__file__).resolve().parent.parent
 
 
-class Reached(Exception):
-    """The target was reached mid-epoch."""
+def best_of(fn, repeats: int, sync=lambda: None) -> float:
+    fn()
+    sync()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        sync()
+        best = min(best, time.perf_counter() - t)
+    return best
 
 
-def conventional_loader(root: Path, batch_size: int):
-    """What most tutorials do: PIL images through ToTensor per item, a shuffling DataLoader."""
-    import torchvision
-    from torchvision import transforms
-    ds = torchvision.datasets.MNIST(str(root), train=True, download=False, transform=transforms.ToTensor())
-    return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True)
+def products(model: VAE, batch: int, device) -> list[tuple[str, callable]]:
+    """(name, fn) for every product of one training step at its real shape, found by running a batch
+    through the model with hooks on its Linear and conv layers."""
+    seen: list[tuple[nn.Module, torch.Size, torch.Size]] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append((m, i[0].shape, o.shape)))
+             for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
+    with torch.no_grad():
+        model(torch.rand(batch, 1, 28, 28, device=device))
+    for h in hooks:
+        h.remove()
+    ops = []
+    for k, (m, shape_in, shape_out) in enumerate(seen):
+        x, g = torch.rand(shape_in, device=device), torch.rand(shape_out, device=device)
+        w = m.weight.detach()
+        first = k == 0  # the input images need no gradient
+        if isinstance(m, nn.Linear):
+            out_f, out_w, out_i = torch.empty_like(g), torch.empty_like(w), torch.empty_like(x)
+            ops.append((f"linear {tuple(shape_in)}x{m.out_features} fwd", lambda x=x, w=w, o=out_f: torch.mm(x, w.t(), out=o)))
+            ops.append((f"linear {tuple(shape_in)}x{m.out_features} dW", lambda x=x, g=g, o=out_w: torch.mm(g.t(), x, out=o)))
+            if not first:
+                ops.append((f"linear {tuple(shape_in)}x{m.out_features} dX", lambda g=g, w=w, o=out_i: torch.mm(g, w, out=o)))
+        else:
+            tr = isinstance(m, nn.ConvTranspose2d)
+            conv = F.conv_transpose2d if tr else F.conv2d
+            args = dict(stride=m.stride, padding=m.padding)
+            name = f"{'convT' if tr else 'conv'} {tuple(shape_in)}->{tuple(shape_out)}"
+            ops.append((f"{name} fwd", lambda x=x, w=w, c=conv, a=args: c(x, w, **a)))
+            mask = [not first, True, False]
+            ops.append((f"{name} bwd", lambda x=x, g=g, w=w, m=m, tr=tr, mask=mask: torch.ops.aten.convolution_backward(
+                g, x, w, None, m.stride, m.padding, m.dilation, tr, m.output_padding, 1, mask)))
+    return ops
 
 
-def conventional_epoch(model, loader, opt) -> None:
-    model.train()
-    for xb, _ in loader:
-        loss, _, _ = neg_elbo(model, xb)
-        opt.zero_grad()
-        loss.backward()
+def floor_epoch(model: VAE, batch: int, n: int, repeats: int, device, sync) -> tuple[float, list]:
+    """Seconds of one epoch (n images) of products alone, and each product's best time per step."""
+    timed = [(name, best_of(fn, repeats, sync)) for name, fn in products(model, batch, device)]
+    full, rest = divmod(n, batch)
+    per_step = sum(t for _, t in timed)
+    last = 0.0
+    if rest:
+        last = sum(t for _, t in [(nm, best_of(fn, repeats, sync)) for nm, fn in products(model, rest, device)])
+    return full * per_step + last, timed
+
+
+def epoch_seconds(cfg: VAEConfig, x: torch.Tensor, batch: int, fused: bool, sync) -> float:
+    torch.manual_seed(0)
+    model = VAE(cfg).to(x.device)
+    opt = make_optimizer(model, 1e-3)
+    gen = torch.Generator().manual_seed(0)
+    sync()
+    t = time.perf_counter()
+    train_one_epoch(model, batches(x, batch, gen), opt, fused=fused)
+    sync()
+    return time.perf_counter() - t
+
+
+def step_breakdown(cfg: VAEConfig, x: torch.Tensor, batch: int, steps: int = 30) -> dict:
+    """ms per step by kind, from torch.profiler's self times over `steps` steps (after a warm-up)."""
+    from torch.profiler import ProfilerActivity, profile
+    torch.manual_seed(0)
+    model = VAE(cfg)
+    opt = make_optimizer(model, 1e-3)
+    xb = x[:batch]
+    step = MLPStep(model) if supports(model) else None
+
+    def one():
+        if step is not None:
+            step(xb)
+        else:
+            from vae_core.losses import neg_elbo
+            opt.zero_grad(set_to_none=True)
+            neg_elbo(model, xb)[0].backward()
         opt.step()
 
-
-def our_epoch_seconds(x_train: torch.Tensor, hidden: list[int], batch_size: int) -> float:
-    """One epoch of our loop: in-memory batches, fused Adam."""
-    torch.manual_seed(0)
-    model = VAE(VAEConfig(hidden=hidden))
+    for _ in range(5):
+        one()
     t = time.perf_counter()
-    train_one_epoch(model, batches(x_train, batch_size, torch.Generator().manual_seed(0)),
-                    make_optimizer(model, 1e-3))
-    return time.perf_counter() - t
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            one()
+    wall = (time.perf_counter() - t) / steps * 1e3
+    kinds = {"matrix products": 0.0, "convolutions": 0.0, "Adam": 0.0, "loss (sigmoid, softplus, sums)": 0.0,
+             "elementwise (ReLU, its gradient, reparameterisation, copies)": 0.0}
+    for ev in prof.key_averages():
+        ms = ev.self_cpu_time_total / 1e3 / steps
+        name = ev.key
+        if name in ("aten::mm", "aten::addmm", "aten::bmm"):
+            kinds["matrix products"] += ms
+        elif "conv" in name or "mkldnn" in name:
+            kinds["convolutions"] += ms
+        elif "adam" in name.lower():
+            kinds["Adam"] += ms
+        elif any(k in name for k in ("sigmoid", "log", "abs", "dot", "sum", "relu", "binary_cross", "softplus")):
+            kinds["loss (sigmoid, softplus, sums)"] += ms
+        else:
+            kinds["elementwise (ReLU, its gradient, reparameterisation, copies)"] += ms
+    kinds["not in any op (Python, dispatch, profiler)"] = max(wall - sum(kinds.values()), 0.0)
+    return {"wall ms/step (profiled)": wall, **kinds}
 
 
-def conventional_epoch_seconds(root: Path, hidden: list[int]) -> float:
-    """One epoch of the conventional loop: DataLoader + ToTensor, batch 128, plain Adam."""
-    torch.manual_seed(0)
-    model = VAE(VAEConfig(hidden=hidden))
-    loader = conventional_loader(root, 128)
-    t = time.perf_counter()
-    conventional_epoch(model, loader, torch.optim.Adam(model.parameters(), 1e-3))
-    return time.perf_counter() - t
-
-
-def time_to_target(root: Path, fast: bool, limit_s: float = 240.0) -> tuple[float | None, float, int]:
-    """Wall seconds (training + evaluations, data already in memory) until test -ELBO <= TARGET.
-
-    fast: our recipe (784-512-256-2, batch 64, Adam 2e-3 with cosine decay over 2 epochs, in-memory
-    batches, test -ELBO every quarter epoch). Otherwise the conventional loop (784-400-2, batch 128,
-    Adam 1e-3, DataLoader + ToTensor, test -ELBO every epoch). Returns (seconds or None, best, checks).
-    """
-    x_test = data.load("mnist", False, root).floats()
-    torch.manual_seed(0)
-    best, checks = float("inf"), 0
-    if fast:
-        x_train = data.load("mnist", True, root).floats()
-        model = VAE(VAEConfig(hidden=[512, 256]))
-        opt = make_optimizer(model, 2e-3)
-        steps_per_epoch = -(-60000 // 64)
-        total, step, g = 2 * steps_per_epoch, 0, torch.Generator().manual_seed(0)
-
-        def schedule():
-            nonlocal step
-            step += 1
-            return lr_at(step - 1, total, 2e-3)
-
-        def check(_loss):
-            nonlocal best, checks
-            if step % (steps_per_epoch // 4) == 0:
-                best, checks = min(best, evaluate(model, x_test)["neg_elbo"]), checks + 1
-                model.train()
-                if best <= TARGET:
-                    raise Reached
-
-        t0 = time.perf_counter()
-        try:
-            for _ in range(2):
-                train_one_epoch(model, batches(x_train, 64, g), opt, schedule=schedule, on_step=check)
-        except Reached:
-            return time.perf_counter() - t0, best, checks
-        return None, best, checks
-    model = VAE(VAEConfig(hidden=[400]))
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-    loader = conventional_loader(root, 128)
+def timed_run(args: list[str], out: Path) -> tuple[float, list[tuple[float, float]]]:
+    """Run train.py; (wall seconds from start to exit, [(seconds since start, test -ELBO)] per epoch)."""
     t0 = time.perf_counter()
-    while time.perf_counter() - t0 < limit_s:
-        conventional_epoch(model, loader, opt)
-        best, checks = min(best, evaluate(model, x_test)["neg_elbo"]), checks + 1
-        if best <= TARGET:
-            return time.perf_counter() - t0, best, checks
-    return None, best, checks
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args, "--out", str(out)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    curve = []
+    for line in proc.stdout:
+        if line.startswith("epoch"):
+            curve.append((time.perf_counter() - t0, float(line.split("test -ELBO")[1].split()[0])))
+    if proc.wait() != 0:
+        raise SystemExit(f"train.py {' '.join(args)} failed with exit code {proc.returncode}")
+    wall = time.perf_counter() - t0
+    if not (out / "model.pt").exists():
+        raise SystemExit("train.py wrote no checkpoint")
+    return wall, curve
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-root", type=Path, default=data.default_root())
-    p.add_argument("--skip-conventional-152", action="store_true", help="skip the slow conventional run to 152")
+    p.add_argument("--dataset", default="mnist", choices=data.DATASETS)
+    p.add_argument("--arch", default="mlp", choices=("mlp", "conv"))
+    p.add_argument("--latent-dim", type=int, default=2)
+    p.add_argument("--hidden", default=",".join(map(str, VAEConfig().hidden)))
+    p.add_argument("--batch-sizes", default="256,384,512")
+    p.add_argument("--repeats", type=int, default=30, help="best of this many for each product")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--skip-recipes", action="store_true", help="skip part 4 (the train.py runs)")
+    p.add_argument("--default-epochs", type=int, default=10, help="epochs of today's default recipe in part 4")
     args = p.parse_args()
-    data.ensure("mnist", args.data_root)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    x_train = data.load("mnist", True, args.data_root).floats()
-    default = TrainConfig().batch_size
-    for hidden in ([400], VAEConfig().hidden):
-        name = f"784-{'-'.join(map(str, hidden))}-2"
-        theirs = conventional_epoch_seconds(args.data_root, hidden)
-        for batch_size in sorted({128, default}):
-            ours = our_epoch_seconds(x_train, hidden, batch_size)
-            print(f"s/epoch, {name}: ours (batch {batch_size}) {ours:6.2f}   conventional (batch 128) "
-                  f"{theirs:6.2f}   ratio {theirs / ours:4.1f}x")
-    runs = [("ours (in-memory, 784-512-256-2, batch 64, cosine)", True)]
-    if not args.skip_conventional_152:
-        runs.append(("conventional (DataLoader, 784-400-2, batch 128)", False))
-    for name, fast in runs:
-        seconds, best, checks = time_to_target(args.data_root, fast)
-        shown = f"{seconds:6.1f} s" if seconds is not None else "  not reached"
-        print(f"time to test -ELBO <= {TARGET:.0f}: {name}: {shown} (best {best:.2f} after {checks} evaluations)")
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    data.ensure(args.dataset, args.data_root)
+    x = data.load(args.dataset, True, args.data_root).floats().to(device)
+    cfg = VAEConfig(arch=args.arch, latent_dim=args.latent_dim, hidden=[int(h) for h in args.hidden.split(",")])
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}; model {cfg}")
+    floors = {}
+    for batch in [int(b) for b in args.batch_sizes.split(",")]:
+        floor, _ = floor_epoch(VAE(cfg).to(device), batch, len(x), args.repeats, device, sync)
+        floors[batch] = floor
+        auto = epoch_seconds(cfg, x, batch, fused=False, sync=sync)
+        line = f"batch {batch:4d}: floor {floor:6.2f} s/epoch   autograd {auto:6.2f} s ({floor / auto:4.0%} of floor)"
+        if supports(VAE(cfg)):
+            fused = epoch_seconds(cfg, x, batch, fused=True, sync=sync)
+            line += f"   hand-written step {fused:6.2f} s ({floor / fused:4.0%} of floor)"
+        print(line, flush=True)
+    if device.type == "cpu":
+        batch = min(floors)
+        print(f"\nwhere a step goes (batch {batch}, torch.profiler self times, ms per step):")
+        for kind, ms in step_breakdown(cfg, x, batch).items():
+            print(f"  {kind:62s} {ms:7.2f}")
+    if args.skip_recipes:
+        return
+    floor = floor_epoch(VAE(VAEConfig(hidden=QUICK["hidden"])).to(device), 256, len(x), args.repeats, device, sync)[0]
+    print(f"\ntime to a model (2-D MNIST MLP; floor epoch of 784-{'-'.join(map(str, QUICK['hidden']))}-2 at batch 256: "
+          f"{floor:.2f} s); wall seconds from the command's start:")
+    recipes = [("--quick", ["--quick"]),
+               (f"default, --epochs {args.default_epochs}",
+                ["--epochs", str(args.default_epochs), "--iw-samples", "0", "--no-pictures"])]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in recipes:
+            wall, curve = timed_run([*extra, "--device", args.device, "--data-root", str(args.data_root)],
+                                    Path(tmp) / name.split()[0].strip("-,"))
+            points = "  ".join(f"{s:5.1f}s:{v:6.2f}" for s, v in curve)
+            print(f"  {name:22s} test -ELBO {curve[-1][1]:6.2f} in {wall:5.1f} s = {wall / floor:4.1f} floor epochs "
+                  f"| per epoch (s: -ELBO) {points}", flush=True)
+            print("  " + json.dumps({"recipe": name, "wall_s": round(wall, 2), "floor_epoch_s": round(floor, 3),
+                                     "curve": [[round(s, 2), v] for s, v in curve]}))
 
 
 if __name__ == "__main__":

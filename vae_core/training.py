@@ -5,6 +5,7 @@ from typing import Callable, Iterator
 
 import torch
 
+from vae_core.fused import MLPStep, supports
 from vae_core.losses import iw_bound, neg_elbo
 from vae_core.model import VAE
 
@@ -14,9 +15,13 @@ class TrainConfig:
     dataset: str = "mnist"  # "mnist" or "fashion-mnist"
     epochs: int = 40  # passes over the 60k training images
     batch_size: int = 256  # images per Adam step
-    lr: float = 2e-3  # Adam peak learning rate; cosine-decayed to lr/20 over the run
+    lr: float = 2e-3  # Adam peak learning rate, reached after the warm-up, then cosine-decayed
+    warmup: float = 0.0  # fraction of the run's steps spent ramping the learning rate up from lr/steps
+    final_lr: float = 0.05  # the cosine ends at lr * final_lr
+    output_bias: bool = False  # start the decoder's last bias at logit(mean training pixel)
     beta: float = 1.0  # KL weight (1 = the true ELBO)
     seed: int = 0  # seeds init, shuffling and sampling
+    subset: int = 0  # train on the first `subset` training images only (0 = all of them)
     iw_samples: int = 1000  # k of the importance-weighted test bound at the end (0 = skip)
     device: str = "cpu"  # torch device
     extra: dict = field(default_factory=dict)  # free-form notes kept in the checkpoint
@@ -40,35 +45,66 @@ def batches(x: torch.Tensor, batch_size: int, generator: torch.Generator,
         yield x[order[start:start + batch_size]]
 
 
-def lr_at(step: int, total: int, peak: float) -> float:
-    """Cosine decay from peak to peak/20 over `total` steps."""
-    t = min(step / max(total, 1), 1.0)
-    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+def lr_at(step: int, total: int, peak: float, warmup: float = 0.0, final: float = 0.05) -> float:
+    """The learning rate before step `step` (0-based) of `total`: a linear ramp over the first
+    warmup * total steps up to peak, then a cosine from peak down to peak * final at the last step.
+    warmup = 0, final = 0.05 is the classic recipe (a cosine from peak to peak/20)."""
+    ramp = warmup * total
+    if step < ramp:
+        return peak * (step + 1) / ramp
+    t = min((step - ramp) / max(total - ramp, 1), 1.0)
+    return peak * (final + (1 - final) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+# `train.py --quick`, the Train view's and the no-checkpoint page's default: a 2-D MNIST model worth
+# exploring in well under 30 s on a 2-core laptop (test -ELBO <= 140; bench/train_speed.py measures
+# it). Why these values: bench/README.md, "The quick recipe".
+QUICK = {"epochs": 6, "batch_size": 256, "lr": 5e-3, "warmup": 0.05, "final_lr": 0.02, "output_bias": True,
+         "hidden": [512, 256, 256], "iw_samples": 0}
+
+
+@torch.no_grad()
+def init_output_bias(model: VAE, x: torch.Tensor) -> None:
+    """Set the decoder's last bias to the logit of the mean training pixel (clipped to [1e-3, 1 - 1e-3]),
+    so the first steps start from the average image instead of spending an epoch learning it. For the
+    conv decoder (one bias for every pixel) the logit of the overall mean."""
+    last = [m for m in model.decoder.modules() if isinstance(m, (torch.nn.Linear, torch.nn.ConvTranspose2d))][-1]
+    mean = x.reshape(len(x), -1).mean(0) if last.bias.numel() == x[0].numel() else x.mean().reshape(1)
+    mean = mean.clamp(1e-3, 1 - 1e-3)
+    last.bias.copy_(torch.log(mean / (1 - mean)).to(last.bias))
 
 
 def train_one_epoch(model: VAE, batches: Iterator[torch.Tensor], optimizer: torch.optim.Optimizer,
                     beta: float = 1.0, schedule: Callable[[], float] | None = None,
-                    on_step: Callable[[float], None] | None = None) -> float:
+                    on_step: Callable[[float], None] | None = None, fused: bool = True) -> float:
     """One pass of Adam steps on -ELBO. Returns the mean training -ELBO, nats per image.
 
     `schedule()` (optional) gives the learning rate before each step; `on_step(loss)` reports.
+    An MLP trains through vae_core/fused.py's hand-written step unless `fused` is False (autograd,
+    the same maths: kept for the conv variant and for comparison).
     """
     model.train()
+    step = MLPStep(model) if fused and supports(model) else None
     total, count = 0.0, 0
     for xb in batches:
         if schedule is not None:
             for group in optimizer.param_groups:
                 group["lr"] = schedule()
-        loss, _, _ = neg_elbo(model, xb, beta)
+        if step is not None:
+            loss = step(xb, beta)[0]
+        else:
+            loss, _, _ = neg_elbo(model, xb, beta)
         if not torch.isfinite(loss):
             raise NonFiniteLoss(f"loss became {loss.item()} after {count} images this epoch")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if step is None:
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
         optimizer.step()
-        total += loss.item() * len(xb)
+        value = loss.item()
+        total += value * len(xb)
         count += len(xb)
         if on_step is not None:
-            on_step(loss.item())
+            on_step(value)
     return total / max(count, 1)
 
 
