@@ -77,7 +77,7 @@ def main() -> None:
     link.apply_view(view.latent_dim, len(view.mu))  # a shared or reloaded link
     opts = sidebar.view_options(view.latent_dim)
     proj = sidebar.projection_for(opts, view.mu)
-    use_live = decoder.sidebar_toggle(view.live_supported)
+    use_live = decoder.sidebar_toggle(view.live_supported, view.live_note)
 
     # one view at a time: only the chosen view's code runs, so a slider move does not redraw the canvas.
     # A segmented control, not st.tabs: Streamlit's tabs re-render at some cost on every rerun (even a

@@ -3,7 +3,9 @@ and a copied link shows a colleague the same view.
 
 Format (every field optional; absent means the default):
     ckpt=checkpoints/mnist-mlp-z2.pt   picker entry
-    z=0.5,-1.25                        the decoder's point, one number per latent dim
+    z=0.5,-1.25                        the decoder's point, one number per latent dim (latent <= 16)
+    zb=AAA8...                         the same for a larger latent: float16 little-endian, URL-safe
+                                       base64 (a latent-1024 link is under 3 KB)
     sel=123                            the clicked test digit
     a=7&b=42                           interpolation end points (test indices)
     plane=pca | plane=axes&x=0&y=3     the map's plane (latent size > 2 only)
@@ -15,6 +17,8 @@ history entry; Python only reads it, once per session (its first run). Values th
 gone, an index out of range, text where a number belongs, z of the wrong length) fall back to
 their defaults, with one notice naming them; the rest of the link still applies.
 """
+import base64
+import binascii
 import json
 import math
 from urllib.parse import urlencode
@@ -29,7 +33,9 @@ from explorer.state import Key
 TABS = {name.lower(): name for name in state.VIEWS}  # tab=canvas: the view's name in lower case
 PLANES = {"pca": "PCA of the means", "axes": "Two latent dims"}
 LAYERS = (Key.UNDERLAY, Key.CONTOURS)  # their names in the link are their keys
-MAX_FIELD = 2000  # characters: longer values are not read at all
+MAX_FIELD = 3000  # characters: longer values are not read at all (zb for latent 1,024 is 2,732)
+TEXT_Z_UP_TO = 16  # latent sizes written as z=1.5,-0.25,...; larger ones as zb= (float16, URL-safe base64)
+ZB_LIMIT = 60000.0  # |z| written as zb is clipped to this (float16's largest is 65,504)
 VERSION = 1  # of the link message; link.js refuses any other
 JS = bundle.module("link.js")
 _component = st.components.v2.component("vae_link", js=JS, css=bundle.css("hidden.css"))
@@ -45,6 +51,29 @@ def _index(text: str, n: int) -> int | None:
     except ValueError:
         return None
     return value if 0 <= value < n else None
+
+
+def _z_from(field: str, text: str) -> list[float]:
+    """z from its link field: z = comma-separated numbers, zb = float16 little-endian in URL-safe
+    base64 (padding optional). [] when it does not parse."""
+    try:
+        if field == "z":
+            return [float(v) for v in text.split(",")]
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        if len(raw) % 2:
+            return []
+        return np.frombuffer(raw, "<f2").astype(np.float64).tolist()
+    except (ValueError, binascii.Error):
+        return []
+
+
+def z_field(z) -> tuple[str, str]:
+    """The link's field for z: readable text for small latents, compact float16 bytes for large ones
+    (about 2.7 characters a dimension instead of 6, so a latent-1024 link stays under 3 KB)."""
+    if len(z) <= TEXT_Z_UP_TO:
+        return "z", ",".join(np.format_float_positional(float(v), precision=3, trim="-") for v in z)
+    raw = np.clip(np.asarray(z, np.float64), -ZB_LIMIT, ZB_LIMIT).astype("<f2").tobytes()
+    return "zb", base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def apply_checkpoint(choices: list[str]) -> None:
@@ -67,15 +96,13 @@ def apply_view(latent_dim: int, n_test: int) -> None:
         return
     state.put(Key.LINK_READ, True)
     p, bad = _params(), list(state.get(Key.LINK_BAD, []))
-    if "z" in p:
-        try:
-            z = [float(v) for v in p["z"].split(",")]
-        except ValueError:
-            z = []
-        if len(z) == latent_dim and all(math.isfinite(v) for v in z):
-            state.set_z(z)
-        else:
-            bad.append("z")
+    for field in ("z", "zb"):
+        if field in p:
+            z = _z_from(field, p[field])
+            if len(z) == latent_dim and all(math.isfinite(v) for v in z):
+                state.set_z(z)
+            else:
+                bad.append(field)
     for field in ("sel", "a", "b"):
         if field in p:
             index = _index(p[field], n_test)
@@ -114,8 +141,8 @@ def apply_view(latent_dim: int, n_test: int) -> None:
 
 def message(ckpt: str, latent_dim: int) -> dict:
     """Link v1, the current view: {v, seq, query}; commas and slashes are left readable in the query."""
-    view = {"ckpt": ckpt, "z": ",".join(np.format_float_positional(float(v), precision=3, trim="-")
-                                        for v in state.z())}
+    field, value = z_field(state.z())
+    view = {"ckpt": ckpt, field: value}
     if state.selected() is not None:
         view["sel"] = str(state.selected())
     a, b = state.ends()

@@ -46,4 +46,5 @@ def decode(view: Snapshot, z: np.ndarray) -> np.ndarray:
         h = h @ W + b
         if relu:
             np.maximum(h, 0, out=h)
-    return (1 / (1 + np.exp(-h))).reshape(-1, 28, 28)
+    # clipped: a logit past +-80 is 0 or 1 in float32 anyway, and exp(-h) of one would overflow (a warning)
+    return (1 / (1 + np.exp(-np.clip(h, -80, 80)))).reshape(-1, 28, 28)

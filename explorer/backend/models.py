@@ -71,16 +71,25 @@ def build_snapshot(name: str, path: str, digest: str) -> snapshot.Snapshot:
     split, _ = test_split(dataset)
     mu, logvar = encodings(model, dataset)
     labels = split.labels.numpy()
-    blob = b""
-    if weights.decoder_ops(model) is not None:
+    blob, note = b"", over_page_budget(model.decoder)
+    if weights.decoder_ops(model) is not None and not note:
         blob = weights.pack_for(model, mu, labels, class_colors(len(split.classes)), ident=snapshot.ident_of(name, digest), pad_dims=(0, 1),
                                 fold_after=weights.FOLD_SLIDERS_AFTER)
     snap = snapshot.Snapshot(name, digest, dataset, dict(payload["config"]), dict(payload.get("metrics", {})),
-                             payload["integrity"], mu, logvar, labels, list(split.classes), blob)
+                             payload["integrity"], mu, logvar, labels, list(split.classes), blob, note)
     snapshot.write(snap)
     for a in (mu, logvar, labels):
         a.flags.writeable = False
     return snap
+
+
+def over_page_budget(module) -> str:
+    """Why these weights are not sent to the page (over snapshot.PAGE_BUDGET), or '' when they fit."""
+    size = 4 * sum(p.numel() for p in module.parameters())
+    if size <= snapshot.PAGE_BUDGET:
+        return ""
+    return (f"This model's weights are {size / 2**20:,.0f} MB, over the {snapshot.PAGE_BUDGET >> 20} MB the page "
+            "is sent: the server decodes each frame.")
 
 
 @st.cache_resource(show_spinner="Packing the decoder for the page…", max_entries=8)  # 3 MB: shared
@@ -117,10 +126,12 @@ def _encoder_blob(_view, ident: str, with_decoder: bool) -> bytes:
 
 
 def encoder_blob(view: snapshot.Snapshot, with_decoder: bool) -> bytes | None:
-    """The encoder for the "Your digit" panel (None: layers the page cannot run), with the decoder
-    when the page does not hold it already."""
+    """The encoder for the "Your digit" panel (None: layers the page cannot run, or weights over the
+    page's budget), with the decoder when the page does not hold it already."""
     model = model_for(view)
     if weights.encoder_ops(model) is None or (with_decoder and weights.decoder_ops(model) is None):
+        return None
+    if over_page_budget(model.encoder) or (with_decoder and over_page_budget(model.decoder)):
         return None
     return _encoder_blob(view, view.ident, with_decoder)
 

@@ -35,15 +35,15 @@ JS = bundle.module("live.js")
 _component = st.components.v2.component("vae_live_decoder", js=JS, css=bundle.css("live.css"))
 
 
-def sidebar_toggle(supported: bool) -> bool:
-    """Whether the decoder runs in the page; decoders live.js cannot run are decoded by the server
-    (explorer/remote.py), and the sidebar says so."""
+def sidebar_toggle(supported: bool, note: str = "") -> bool:
+    """Whether the decoder runs in the page; decoders live.js cannot run, or too big to send (`note`),
+    are decoded by the server (explorer/remote.py), and the sidebar says so."""
     st.sidebar.header("Decoding")
     on = st.sidebar.toggle("Live decoding in the browser", value=supported, disabled=not supported,
                            key=f"live_{supported}",
                            help="On: the page decodes while you drag. Off: the server decodes each frame")
     if not supported:
-        st.sidebar.caption("This decoder has layers the page cannot run: the server decodes each frame.")
+        st.sidebar.caption(note or "This decoder has layers the page cannot run: the server decodes each frame.")
     return on and supported
 
 

@@ -3,6 +3,7 @@ overlays moved in the page as layout shapes (Plotly.relayout, so the chart never
 hover thumbnails (the test images go to the page once, as one PNG atlas)."""
 import io
 import json
+import logging
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,6 +17,9 @@ from explorer.backend.infer import decode, torch_side
 from explorer.backend.projection import Projection
 from explorer.backend.snapshot import Snapshot
 from explorer.panels.interpolation import lerp, slerp
+from vae_core.errors import DataError
+
+log = logging.getLogger("explorer")
 
 MAP_KEY = state.Key.MAP  # the latent map chart's key; the page finds the chart by it
 OVERLAYS_VERSION = 1  # of the overlay message; map_overlays.js refuses any other
@@ -159,6 +163,7 @@ def overlays(view: Snapshot, proj: Projection) -> dict[str, dict]:
 # ---- hover thumbnails
 HOVER_COLS = 100  # digits per atlas row (sent to hover.js in each message's header)
 HOVER_VERSION = 1  # of the hover messages below; hover.js refuses any other
+_NO_ATLAS = "_no_hover_atlas"  # session key: the dataset whose test images could not be read
 HOVER_JS = bundle.module("hover.js")
 _hover = st.components.v2.component("vae_map_hover", js=HOVER_JS, css=bundle.css("hidden.css"))
 
@@ -186,10 +191,17 @@ def thumbnails(dataset: str) -> None:
     """
     asked = state.hover_state()
     header = json.dumps({"v": HOVER_VERSION, "dataset": dataset, "cols": HOVER_COLS, "map_key": MAP_KEY}).encode()
+    if st.session_state.get(_NO_ATLAS) == dataset:
+        return  # the test images could not be read: no thumbnails (the selection panel says why)
     if asked.get("have") == dataset:
         data = b"HAVE" + header
     elif asked.get("want") == dataset:
-        data = b"ATLS" + header + b"\n" + atlas_png(dataset)
+        try:
+            data = b"ATLS" + header + b"\n" + atlas_png(dataset)
+        except DataError as e:
+            log.warning("no hover thumbnails for %s: %s", dataset, e)
+            st.session_state[_NO_ATLAS] = dataset  # asked once per session, not on every rerun
+            return
     else:
         data = b"WANT" + header
     _hover(key=state.Key.MAP_HOVER, data=data, height=0)

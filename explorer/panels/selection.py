@@ -35,7 +35,7 @@ def panel(view: Snapshot) -> None:
     label = view.classes[int(view.labels[idx])]
     st.subheader(f"Test digit #{idx} · {label}")
     rng = np.random.default_rng(idx)
-    samples = mu[idx] + rng.standard_normal((5, mu.shape[1])) * np.exp(0.5 * logvar[idx])
+    samples = mu[idx] + rng.standard_normal((5, mu.shape[1])) * np.exp(0.5 * np.clip(logvar[idx], -30, 30))
     x = test_images(view)
     if x is None:
         return

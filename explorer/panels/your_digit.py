@@ -14,6 +14,7 @@ page once per checkpoint, only when this panel is first opened. What crosses int
 import base64
 import hashlib
 import json
+import logging
 import os
 import re
 import sys
@@ -28,6 +29,10 @@ from explorer.backend.infer import decode, torch_side
 from explorer.backend.prep import SIZE, DigitError, prepare
 from explorer.backend.projection import Projection
 from explorer.backend.snapshot import Snapshot
+from explorer.panels.selection import DATA_PROBLEM
+from vae_core.errors import DataError
+
+log = logging.getLogger("explorer")
 
 VERSION = 1  # of the draw message; draw.js refuses any other
 N_NEIGHBOURS = 8
@@ -108,7 +113,12 @@ def panel(view: Snapshot, proj: Projection) -> None:
     if state.take_full_rerun():  # a neighbour was picked: the selection panel, outside this fragment, shows it
         st.rerun()
     started = time.perf_counter()
-    models.test_scores(view)  # once per model, on opening: a stroke's end then only scores the drawing
+    try:
+        models.test_scores(view)  # once per model, on opening: a stroke's end then only scores the drawing
+    except DataError as e:  # the ranks and the neighbours need the test images
+        log.warning("your digit unavailable for %s: %s", view.name, e)
+        st.error(DATA_PROBLEM)
+        return
     _draw(key=state.Key.DRAW, data=message(view, proj), on_drawn_change=take_drawing)
     st.file_uploader("…or upload an image (PNG, JPEG, WebP or GIF)", type=uploads.EXTENSIONS, key=state.Key.UPLOAD,
                      on_change=take_upload, max_upload_size=uploads.MAX_MB)

@@ -1,7 +1,7 @@
 """AppTest: the explorer's logic without a browser (a real browser is in test_browser.py)."""
 import json
 import os
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
 import pytest
@@ -219,13 +219,13 @@ def test_bad_checkpoint_gives_one_clear_error(tmp_path, monkeypatch):
 def test_no_checkpoint_offers_training_to_a_local_viewer_only(tmp_path, monkeypatch):
     at = app(tmp_path, monkeypatch)
     assert any("No checkpoint found" in w.value for w in at.warning)
-    assert at.button[0].label == "Train the default model"
+    assert at.button[0].label == "Train a quick model"
     monkeypatch.setattr(ContextProxy, "ip_address", property(lambda self: "203.0.113.7"))  # a remote viewer
     at.run()
     assert not at.button and any("Ask whoever runs this server" in m.value for m in at.markdown)
     monkeypatch.setenv(sidebar.ALLOW_TRAINING_ENV, "1")  # the person serving the app allows it
     at.run()
-    assert at.button[0].label == "Train the default model"
+    assert at.button[0].label == "Train a quick model"
     monkeypatch.delenv(sidebar.ALLOW_TRAINING_ENV)
     monkeypatch.setattr(ContextProxy, "ip_address", property(lambda self: None))  # loopback...
     monkeypatch.setattr(ContextProxy, "headers", property(lambda self: {"X-Forwarded-For": "203.0.113.7"}))
@@ -438,3 +438,60 @@ def test_the_a_b_path_is_drawn_only_once_both_ends_are_chosen(tiny_home):
     next(b for b in at.button if b.label == "Set as B").click().run()
     assert len(path()) == 8 and (at.session_state["A"], at.session_state["B"]) == (5, 9)
     assert (address_bar(at)["a"], address_bar(at)["b"]) == ("5", "9")
+
+
+@pytest.mark.parametrize("damaged", sorted(data.MNIST_MD5))
+def test_a_byte_flipped_in_any_data_file_is_one_line_on_every_read_path(tmp_path, monkeypatch, damaged):
+    """One byte flipped in one of the four MNIST files (the shipped model's snapshot on disk): the map
+    opens; hover, canvas, interpolation and the route never show an error box; the selection panel
+    and your digit's neighbours say the one line."""
+    app(monkeypatch=monkeypatch, home=ROOT)  # the shipped model's snapshot exists (built here if need be)
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in data.MNIST_MD5:
+        content = bytearray((ROOT / "data" / "MNIST" / "raw" / name).read_bytes())
+        if name == damaged:
+            content[len(content) // 2] ^= 0x01
+        (raw / name).write_bytes(bytes(content))
+    monkeypatch.setenv(data.DATA_ROOT_ENV, str(tmp_path / "data"))
+    models.test_split.clear()
+    models._test_scores.clear()
+    try:
+        at = app(monkeypatch=monkeypatch, home=ROOT)
+        assert not at.error
+        at.session_state["map_hover"] = {"want": "mnist"}  # hover.js asks for the atlas
+        at.run()
+        assert not at.exception and not at.error
+        assert not [e for e in at.get("bidi_component") if e.proto.component_name.endswith("vae_map_hover")]
+        at.session_state["draw_on"] = True  # your digit: its ranks and neighbours need the test images
+        at.run()
+        assert not at.exception and [e.value for e in at.error] == [selection.DATA_PROBLEM]
+        for tab in ("Canvas", "Interpolate"):  # decoded from the model alone
+            at.session_state["tab"] = tab
+            at.run()
+            assert not at.exception and not at.error, tab
+        at.session_state["tab"] = "Explore"
+        at.session_state["draw_on"] = False
+        pick(at, 3)
+        assert not at.exception and [e.value for e in at.error] == [selection.DATA_PROBLEM]
+    finally:
+        models.test_split.clear()
+        models._test_scores.clear()
+
+
+@pytest.mark.parametrize("latent_dim", [2, 10, 330, 1024])
+def test_a_link_round_trips_z_for_any_latent_size(tmp_path, monkeypatch, latent_dim):
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "checkpoints" / "big.pt", VAE(VAEConfig(latent_dim=latent_dim, hidden=[8])),
+                    dataset="mnist")
+    fresh_snapshots(tmp_path, monkeypatch)
+    z = np.random.default_rng(latent_dim).normal(0, 1, latent_dim).clip(-2.5, 2.5).round(3)  # inside the sliders
+    field, value = link.z_field(z)
+    assert field == ("z" if latent_dim <= link.TEXT_Z_UP_TO else "zb")
+    at = linked({"ckpt": "checkpoints/big.pt", field: value}, home=tmp_path, monkeypatch=monkeypatch)
+    assert not at.toast  # nothing fell back
+    np.testing.assert_allclose(at.session_state["z"], z, rtol=1e-3, atol=2e-3)  # float16 keeps ~3 digits
+    query = address_bar(at)
+    assert query[field] == value and len(urlencode(query)) < 3500  # far under an 8 KB request line
+    again = linked(query, home=tmp_path, monkeypatch=monkeypatch)  # the page's own link reopens the same view
+    assert not again.toast and again.session_state["z"] == at.session_state["z"]

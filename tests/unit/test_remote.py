@@ -73,3 +73,21 @@ def test_only_the_last_models_offered_are_kept(offered):
     assert len(remote._offered) == remote._KEEP and views[0].ident not in remote._offered
     for v in views:
         remote._offered.pop(v.ident, None)
+
+
+
+def test_decoding_extreme_logits_warns_of_nothing(tiny_model):
+    """A z far out gives logits past float32's exp range; the page-side decode clips, no warning."""
+    import warnings
+
+    from explorer.backend import infer, weights
+    d = tiny_model.cfg.latent_dim
+    mu = np.random.default_rng(0).normal(size=(50, d)).astype(np.float32)
+    blob = weights.pack_for(tiny_model, mu, np.zeros(50), ["#000"] * 10, ident="runs/x.pt@ab", pad_dims=(0, 1),
+                            fold_after=8)
+    view = snapshot.Snapshot(name="runs/x.pt", digest="cd" * 32, dataset="mnist", config=tiny_model.cfg.__dict__,
+                             metrics={}, integrity="sha256", mu=mu, logvar=mu * 0, labels=np.zeros(50, int), blob=blob)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = infer.decode(view, np.full((2, d), 1e6, np.float32) * [[1], [-1]])
+    assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1

@@ -32,7 +32,7 @@ def test_snapshot_round_trips_and_matches_the_model(tmp_path, cache):
     digest = file_digest(path)
     built = models.build_snapshot("runs/m.pt", str(path), digest)
     back = snapshot.cached("runs/m.pt", digest)
-    assert (cache / f"{digest}.npz").is_file()
+    assert (cache / f"{digest}.snap").is_file()
     assert back is not built  # read from disk
     for a in ("mu", "logvar", "labels"):
         np.testing.assert_array_equal(getattr(back, a), getattr(built, a))
@@ -58,11 +58,11 @@ def test_a_damaged_snapshot_is_rebuilt_not_trusted(tmp_path, cache, damage):
     path = _checkpoint(tmp_path / "m.pt", 0)
     digest = file_digest(path)
     good = models.build_snapshot("runs/m.pt", str(path), digest)
-    file = cache / f"{digest}.npz"
+    file = cache / f"{digest}.snap"
     raw = bytearray(file.read_bytes())
     if damage == "truncate":
         file.write_bytes(bytes(raw[: len(raw) // 2]))
-    elif damage == "flip":  # a byte inside the means: the zip's CRC catches it
+    elif damage == "flip":  # a byte inside the means: the seal catches it
         at = raw.find(good.mu.tobytes()[:32])
         raw[at + 5] ^= 0xFF
         file.write_bytes(bytes(raw))
@@ -72,9 +72,70 @@ def test_a_damaged_snapshot_is_rebuilt_not_trusted(tmp_path, cache, damage):
         other = _checkpoint(tmp_path / "o.pt", 5)
         odig = file_digest(other)
         models.build_snapshot("runs/o.pt", str(other), odig)
-        file.write_bytes((cache / f"{odig}.npz").read_bytes())
+        file.write_bytes((cache / f"{odig}.snap").read_bytes())
     assert snapshot.read(file, "runs/m.pt", digest) is None
     assert not file.exists()  # deleted, so the next open rebuilds it
+
+
+def _tampered(good, **change):
+    """A snapshot written with a valid seal but one field changed: only the checks on content can refuse it."""
+    fields = {k: getattr(good, k) for k in ("name", "digest", "dataset", "config", "metrics", "integrity", "mu",
+                                            "logvar", "labels", "classes", "blob")}
+    return snapshot.Snapshot(**{**fields, **change})
+
+
+@pytest.mark.parametrize("case", ["mu-zeroed", "mu-shifted", "blob-zeroed", "size-claimed", "labels", "count",
+                                  "dataset", "blob-garbage", "version"])
+def test_a_tampered_snapshot_is_refused_and_deleted(tmp_path, cache, case, caplog):
+    path = _checkpoint(tmp_path / "m.pt", 0)
+    digest = file_digest(path)
+    good = models.build_snapshot("runs/m.pt", str(path), digest)
+    file = cache / f"{digest}.snap"
+    raw = bytearray(file.read_bytes())
+    meta_len = int.from_bytes(raw[12:16], "little")
+    start = 16 + meta_len
+    n, d = good.mu.shape
+    if case == "mu-zeroed":  # consistent shapes, wrong content: the seal refuses it
+        raw[start:start + 4 * n * d] = bytes(4 * n * d)
+    elif case == "mu-shifted":
+        raw[start:start + 4 * n * d] = (good.mu + 3).astype("<f4").tobytes()
+    elif case == "blob-zeroed":  # the decoder's weights zeroed: every digit would be flat grey
+        at = len(raw) - 32 - len(good.blob) + 2000
+        raw[at:at + 4000] = bytes(4000)
+    elif case == "size-claimed":  # a meta claiming 126 M points: refused from its size, unread
+        meta = raw[16:start].decode().replace('"n": 10000', '"n": 126000000')
+        raw[12:16] = len(meta).to_bytes(4, "little")
+        raw[16:start] = meta.encode()
+        file.write_bytes(bytes(raw))
+        with open(file, "r+b") as f:
+            f.truncate(2 << 30)  # a sparse 2 GB file: the reader must not read it
+    elif case == "version":
+        raw[8:12] = (2).to_bytes(4, "little")
+    else:
+        change = {"labels": {"labels": np.full(n, 99)}, "count": {"mu": good.mu[:1], "logvar": good.logvar[:1],
+                  "labels": good.labels[:1]}, "dataset": {"dataset": "nope"},
+                  "blob-garbage": {"blob": b"VAEW" + b"\xff" * 64}}[case]
+        snapshot.write(_tampered(good, **change))  # a valid seal over bad content
+        raw = bytearray(file.read_bytes())
+    if case != "size-claimed":
+        file.write_bytes(bytes(raw))
+    with caplog.at_level("WARNING", logger="explorer"):
+        assert snapshot.read(file, "runs/m.pt", digest) is None
+    assert not file.exists()
+    assert len(caplog.records) == 1 and "rebuilding it" in caplog.records[0].getMessage()
+
+
+def test_a_snapshot_over_the_page_budget_has_no_blob_and_says_why(tmp_path, cache, monkeypatch):
+    monkeypatch.setattr(snapshot, "PAGE_BUDGET", 10_000)  # a synthetic "huge" model: any real decoder is over
+    path = _checkpoint(tmp_path / "m.pt", 0)
+    digest = file_digest(path)
+    built = models.build_snapshot("runs/m.pt", str(path), digest)
+    assert built.blob == b"" and not built.live_supported
+    assert "over the 0 MB the page is sent: the server decodes each frame" in built.live_note
+    back = snapshot.cached("runs/m.pt", digest)
+    assert back.blob == b"" and back.live_note == built.live_note
+    monkeypatch.setattr(snapshot, "PAGE_BUDGET", 32 << 20)
+    assert models.over_page_budget(VAE(VAEConfig(hidden=[16])).decoder) == ""
 
 
 def test_the_first_page_is_drawn_without_importing_torch(tmp_path):
