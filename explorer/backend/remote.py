@@ -83,8 +83,10 @@ def parse(query: dict) -> tuple:
         z = [float(v) for v in text.split(",")]
     except ValueError:
         raise Refused(400, f"z: expected {view.latent_dim} comma-separated numbers") from None
-    if len(z) != view.latent_dim or not all(math.isfinite(v) for v in z):
+    if len(z) != view.latent_dim:
         raise Refused(400, f"z: expected {view.latent_dim} finite numbers, got {len(z)}")
+    if not all(math.isfinite(v) for v in z):
+        raise Refused(400, f"z: expected {view.latent_dim} finite numbers, got a NaN or an infinity")
     return view, np.clip(np.asarray(z, np.float32), lo, hi)
 
 

@@ -16,6 +16,7 @@ from explorer.backend.prep import STRIP, DigitError, grey_from_rgba
 MAX_MB = 10  # the uploader's limit (Streamlit refuses bigger files in the page; checked here again)
 MAX_BYTES = MAX_MB * 1024 * 1024
 MAX_PIXELS = 40_000_000
+MAX_EXIF = 64 * 1024  # bytes of EXIF read for the orientation; a camera writes a few KB
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 EXTENSIONS = ["png", "jpg", "jpeg", "webp", "gif"]
 
@@ -33,6 +34,8 @@ def read_grey(data: bytes) -> np.ndarray:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         if isinstance(e, Image.DecompressionBombError):
             raise DigitError(f"The image is over the {MAX_PIXELS // 10**6} megapixel limit.") from None
+        if "decompressed data too large" in str(e).lower():  # Pillow's bound on a compressed text chunk (zTXt, iTXt)
+            raise DigitError("The image's compressed text metadata is too large to read.") from None
         raise DigitError("That file is not a PNG, JPEG, WebP or GIF image.") from None
     w, h = im.size
     if w * h > MAX_PIXELS:
@@ -43,7 +46,8 @@ def read_grey(data: bytes) -> np.ndarray:
     try:
         im.seek(0)
         im.load()
-        ImageOps.exif_transpose(im, in_place=True)  # a phone photo the right way up
+        if len(im.info.get("exif") or b"") <= MAX_EXIF:  # a bigger block is not parsed (9 MB cost ~2 s)
+            ImageOps.exif_transpose(im, in_place=True)  # a phone photo the right way up
         return _grey(im)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
         raise DigitError("The image file is damaged or truncated: it could not be decoded.") from None

@@ -173,3 +173,30 @@ def test_a_canvas_message_of_784_pixels_is_taken(monkeypatch):
     monkeypatch.setattr(your_digit.state, "set_drawing", lambda *a: taken.append(a))
     your_digit.take_drawing()
     assert len(taken) == 1 and len(taken[0][0]) == 784 and taken[0][1] == "drawn"
+
+
+def test_a_ztxt_bomb_is_refused_for_what_it_is():
+    from PIL import PngImagePlugin
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", "x" * (PngImagePlugin.MAX_TEXT_CHUNK + 1000), zip=True)  # compresses to a few KB
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(buf, "PNG", pnginfo=info)
+    assert len(buf.getvalue()) < 100_000  # small on disk, megabytes unpacked
+    with pytest.raises(prep.DigitError, match="compressed text metadata is too large"):
+        uploads.read_grey(buf.getvalue())
+
+
+def test_a_huge_exif_block_is_not_parsed(monkeypatch):
+    im = Image.fromarray(np.full((40, 20), 200, np.uint8)).convert("RGB")
+    exif = Image.Exif()
+    exif[0x010E] = "x" * (uploads.MAX_EXIF + 10)  # ImageDescription: a block over the bound (a PNG's eXIf)
+    buf = io.BytesIO()
+    im.save(buf, "PNG", exif=exif)
+    parsed = []
+    monkeypatch.setattr(uploads.ImageOps, "exif_transpose", lambda *a, **k: parsed.append(1))
+    assert uploads.read_grey(buf.getvalue()).shape == (40, 20)
+    assert not parsed
+    small = io.BytesIO()
+    im.save(small, "PNG", exif=Image.Exif())
+    uploads.read_grey(small.getvalue())
+    assert parsed == [1]  # an ordinary photo is still turned the right way up
