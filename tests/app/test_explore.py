@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import link
 from explorer.backend import models, picker, remote, snapshot, weights
-from explorer.panels import decoder, selection, sidebar
+from explorer.panels import decoder, latent_map, selection, sidebar
 from testkit import APP, ROOT, SHIPPED
 from testkit.apptest import commit, send_state
 from vae_core import data
@@ -454,8 +454,9 @@ def test_a_byte_flipped_in_any_data_file_is_one_line_on_every_read_path(tmp_path
             content[len(content) // 2] ^= 0x01
         (raw / name).write_bytes(bytes(content))
     monkeypatch.setenv(data.DATA_ROOT_ENV, str(tmp_path / "data"))
-    models.test_split.clear()
-    models._test_scores.clear()
+    caches = (models.test_split, models._test_scores, latent_map.atlas_png)  # nothing read before the damage
+    for cache in caches:
+        cache.clear()
     try:
         at = app(monkeypatch=monkeypatch, home=ROOT)
         assert not at.error
@@ -475,8 +476,8 @@ def test_a_byte_flipped_in_any_data_file_is_one_line_on_every_read_path(tmp_path
         pick(at, 3)
         assert not at.exception and [e.value for e in at.error] == [selection.DATA_PROBLEM]
     finally:
-        models.test_split.clear()
-        models._test_scores.clear()
+        for cache in caches:
+            cache.clear()
 
 
 @pytest.mark.parametrize("latent_dim", [2, 10, 330, 1024])
