@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from explorer.backend import weights
 from vae_core.sealed import file_digest
 
 CACHE_ENV = "VAE_EXPLORER_CACHE"  # where snapshots live (default: ~/.cache/vae-explorer)
@@ -168,13 +169,12 @@ def _check_meta(meta: dict, digest: str) -> tuple[int, int, int]:
 
 
 def _check_blob(blob: bytes, d: int) -> None:
-    """A weights blob that parses: its magic, a JSON header of the right latent size, and as many floats
-    as the header says."""
-    if blob[:4] != b"VAEW" or len(blob) < 8:
+    """A weights blob that parses (weights.read_header): its magic, a JSON header of the right latent
+    size, and as many floats as the header says."""
+    if blob[:4] != weights.MAGIC or len(blob) < 8:
         raise ValueError("a weights blob without its magic")
-    (n,) = struct.unpack("<I", blob[4:8])
-    header = json.loads(blob[8:8 + n].decode())
-    if header.get("latent_dim") != d or 4 * int(header.get("n_floats", -1)) != len(blob) - 8 - n:
+    header, start = weights.read_header(blob)
+    if header.get("latent_dim") != d or 4 * int(header.get("n_floats", -1)) != len(blob) - start:
         raise ValueError("a weights blob whose header does not match its content")
 
 
