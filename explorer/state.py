@@ -40,11 +40,14 @@ class Key:
     DRAW_ENCODER, DRAW_OFF = "draw_encoder", "draw_off"  # invisible page helpers of the panel
     DRAWING, DRAW_PROBLEM = "drawing", "draw_problem"  # the user's 28x28 and the last input refused
     UPLOADS, UPLOAD_SEEN = "uploads", "upload_seen"  # uploads taken so far; the file id last taken
+    TRAVERSE, TRAVERSE_BASE, TRAVERSE_SPAN, TRAVERSE_N = "traverse", "traverse_base", "traverse_span", "traverse_n"
+    LAST_TRAVERSE_PICK, DECODER_LOADER = "last_traverse_pick", "decoder_loader"  # the last cell taken; invisible helper
+    LAYER = "layer"  # the map's analysis layer (none, holes, magnification)
     NEAR, FULL_RERUN = "near", "full_rerun"  # the drawing's nearest test digits; a fragment asks for the whole page
     N_TEST = "n_test"  # how many test digits the checkpoint's snapshot holds
 
 
-VIEWS = ("Explore", "Canvas", "Interpolate")  # the page's views, in the switcher's order; the first by default
+VIEWS = ("Explore", "Canvas", "Interpolate", "Traverse")  # the page's views, in the switcher's order; the first by default
 
 ss = st.session_state
 
@@ -206,6 +209,22 @@ def refuse_drawing(problem: str) -> None:
 def draw_commit() -> object:
     """What the drawing canvas last sent (its component state's "drawn"), unchecked."""
     return (ss.get(Key.DRAW) or {}).get("drawn")
+
+
+def traverse_state() -> dict:
+    """What the Traverse grid last sent: {pick: {z, at}, want: model}, unchecked."""
+    return ss.get(Key.TRAVERSE) or {}
+
+
+def take_traverse_pick() -> bool:
+    """A clicked traversal cell ({z, at}; a new `at` is a new click) becomes the decoder's z. False
+    when it is not news."""
+    pick = traverse_state().get("pick")
+    if not isinstance(pick, dict) or pick.get("at") == ss.get(Key.LAST_TRAVERSE_PICK):
+        return False
+    ss[Key.LAST_TRAVERSE_PICK] = pick.get("at")
+    set_z(pick.get("z"))  # checked there: of this model's size, finite, inside the slider ranges
+    return True
 
 
 def near_pick() -> object:

@@ -15,6 +15,7 @@ from vae_core.checkpoint import load_checkpoint
 from vae_core.errors import CheckpointError
 from vae_core.figures import canvas as decoded_canvas
 from vae_core.figures import encode_all
+from vae_core.latents import activity, kl_per_dim
 from vae_core.losses import elbo_parts
 from vae_core.model import VAE
 from vae_core.sealed import file_digest
@@ -76,7 +77,8 @@ def build_snapshot(name: str, path: str, digest: str) -> snapshot.Snapshot:
         blob = weights.pack_for(model, mu, labels, class_colors(len(split.classes)), ident=snapshot.ident_of(name, digest), pad_dims=(0, 1),
                                 fold_after=weights.FOLD_SLIDERS_AFTER)
     snap = snapshot.Snapshot(name, digest, dataset, dict(payload["config"]), dict(payload.get("metrics", {})),
-                             payload["integrity"], mu, logvar, labels, list(split.classes), blob, note)
+                             payload["integrity"], mu, logvar, labels, list(split.classes), blob, note,
+                             tuple(kl_per_dim(mu, logvar).tolist()), tuple(activity(mu).tolist()))
     snapshot.write(snap)
     for a in (mu, logvar, labels):
         a.flags.writeable = False

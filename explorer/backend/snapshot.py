@@ -27,7 +27,7 @@ from explorer.backend import weights
 from vae_core.sealed import file_digest
 
 CACHE_ENV = "VAE_EXPLORER_CACHE"  # where snapshots live (default: ~/.cache/vae-explorer)
-VERSION = 3  # of the snapshot layout; another version is rebuilt (3: sealed, sizes bounded before reading)
+VERSION = 4  # of the snapshot layout; another version is rebuilt (3: sealed, sizes bounded; 4: KL per dim)
 MAGIC = b"VAESNAP\0"
 TEST_SIZES = {"mnist": 10_000, "fashion-mnist": 10_000}  # a snapshot holds every test digit, no more
 MAX_LATENT = 1024  # vae_core.model.MAX_LATENT_DIM (this module imports no torch)
@@ -51,6 +51,8 @@ class Snapshot:
     classes: list[str] = field(default_factory=list)
     blob: bytes = b""  # live decoder weights for pad dims (0, 1) (explorer/live.py); empty: server decoding
     live_note: str = ""  # why a decoder the page could run is decoded by the server instead (its size)
+    kl_dims: tuple = ()  # KL(q(z_u|x) || N(0, 1)) per dim over the test set, nats (vae_core.latents)
+    activity: tuple = ()  # Cov_x(E_q[z_u]) per dim: above latents.ACTIVE_THRESHOLD a dim is active
 
     @property
     def ident(self) -> str:
@@ -144,10 +146,20 @@ def _read_sealed(path: Path, name: str, digest: str) -> "Snapshot":
         raise ValueError(f"a label of {labels.max()} for {len(meta['classes'])} classes")
     if blob:
         _check_blob(blob, d)
+    stats = [_per_dim(meta, k, d) for k in ("kl_per_dim", "activity")]
     for a in (mu, logvar, labels):
         a.flags.writeable = False
     return Snapshot(name, digest, meta["dataset"], meta["config"], meta["metrics"], meta["integrity"],
-                    mu, logvar, labels, list(meta["classes"]), blob, meta.get("live_note", ""))
+                    mu, logvar, labels, list(meta["classes"]), blob, meta.get("live_note", ""), *stats)
+
+
+def _per_dim(meta: dict, key: str, d: int) -> tuple:
+    """A per-dimension statistic of the meta: d finite numbers >= 0."""
+    values = meta.get(key)
+    if not (isinstance(values, list) and len(values) == d and all(isinstance(v, (int, float)) for v in values)
+            and np.all(np.isfinite(values)) and min(values) >= 0):
+        raise ValueError(f"no {key} for its {d} dimensions")
+    return tuple(float(v) for v in values)
 
 
 def _check_meta(meta: dict, digest: str) -> tuple[int, int, int]:
@@ -184,7 +196,8 @@ def write(snap: Snapshot) -> None:
     mu, logvar = np.ascontiguousarray(snap.mu, "<f4"), np.ascontiguousarray(snap.logvar, "<f4")
     meta = {"digest": snap.digest, "dataset": snap.dataset, "config": snap.config, "metrics": snap.metrics,
             "integrity": snap.integrity, "classes": snap.classes, "n": int(mu.shape[0]), "d": int(mu.shape[1]),
-            "blob_len": len(snap.blob), "live_note": snap.live_note}
+            "blob_len": len(snap.blob), "live_note": snap.live_note,
+            "kl_per_dim": [float(v) for v in snap.kl_dims], "activity": [float(v) for v in snap.activity]}
     meta_bytes = json.dumps(meta).encode()
     body = (MAGIC + struct.pack("<II", VERSION, len(meta_bytes)) + meta_bytes + mu.tobytes() + logvar.tobytes()
             + np.asarray(snap.labels, np.uint8).tobytes() + snap.blob)

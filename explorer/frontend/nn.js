@@ -145,3 +145,12 @@ export function registerDecoder(model, decode) {
 export function decoderFor(model) {
   return vae.nets && vae.nets.get(model);
 }
+
+// a decoder from a whole weights blob (backend/weights.py: pack): {header, decode(z, out) -> out}; throws
+// with the reason for a blob this page cannot run (another version, an unknown op, no pixels out)
+export function decoderFromBlob(bytes) {
+  const { header, start } = readHeader(bytes);
+  const net = buildNet(header.layers, readFloats(bytes, header, start), header.latent_dim);
+  if (net.outSize !== 784) throw new Error(`decoder gives ${net.outSize} values, not 784 pixels`);
+  return { header, decode: decoderOf(net) };
+}

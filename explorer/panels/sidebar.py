@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import link, state
-from explorer.backend import picker, snapshot
+from explorer.backend import dims, picker, snapshot
 from explorer.backend.infer import torch_side
 from explorer.backend.projection import Projection, axes, pca
 from explorer.backend.snapshot import Snapshot
@@ -46,6 +46,20 @@ def model_card(view: Snapshot) -> None:
     rows.update({f"IW-{k[7:]} bound": v for k, v in metrics.items() if k.startswith("test_iw")})
     st.sidebar.markdown("  \n".join(f"{k}: **{v:.2f}**" if isinstance(v, float) else f"{k}: **{v}**"
                                     for k, v in rows.items() if v is not None) + "  \n(nats per image)")
+    latent_card(view)
+
+
+def latent_card(view: Snapshot) -> None:
+    """KL per dimension, sorted, and how many dims are active (Burda et al.), from the snapshot."""
+    d, on = view.latent_dim, dims.active(view.activity)
+    st.sidebar.caption(f"**{sum(on)} of {d}** dimension{'s' if d > 1 else ''} active",
+                       help="Active: the posterior mean varies over the test digits, Cov_x(E_q[z_u]) > 0.01 "
+                            "(Burda et al. 2015). An inactive dimension is ignored by the encoder: the decoder "
+                            "sees only prior noise there, and the Traverse view shows its row unchanging.")
+    with st.sidebar.expander("KL per dimension"):
+        st.image(dims.kl_bars_svg(list(view.kl_dims), list(view.activity)))
+        if d > dims.MAX_BARS:
+            st.caption(f"The {dims.MAX_BARS} dimensions with the most KL of {d}.")
 
 
 def view_options(d: int) -> dict:

@@ -8,7 +8,8 @@ import torch
 
 from explorer.backend import models, snapshot
 from testkit import APP, ROOT
-from vae_core.checkpoint import save_checkpoint
+from vae_core.checkpoint import load_checkpoint, save_checkpoint
+from vae_core.losses import gaussian_kl
 from vae_core.model import VAE, VAEConfig
 from vae_core.sealed import file_digest
 
@@ -80,12 +81,13 @@ def test_a_damaged_snapshot_is_rebuilt_not_trusted(tmp_path, cache, damage):
 def _tampered(good, **change):
     """A snapshot written with a valid seal but one field changed: only the checks on content can refuse it."""
     fields = {k: getattr(good, k) for k in ("name", "digest", "dataset", "config", "metrics", "integrity", "mu",
-                                            "logvar", "labels", "classes", "blob")}
+                                            "logvar", "labels", "classes", "blob", "live_note", "kl_dims",
+                                            "activity")}
     return snapshot.Snapshot(**{**fields, **change})
 
 
 @pytest.mark.parametrize("case", ["mu-zeroed", "mu-shifted", "blob-zeroed", "size-claimed", "labels", "count",
-                                  "dataset", "blob-garbage", "version"])
+                                  "dataset", "blob-garbage", "version", "kl-dims"])
 def test_a_tampered_snapshot_is_refused_and_deleted(tmp_path, cache, case, caplog):
     path = _checkpoint(tmp_path / "m.pt", 0)
     digest = file_digest(path)
@@ -114,7 +116,7 @@ def test_a_tampered_snapshot_is_refused_and_deleted(tmp_path, cache, case, caplo
     else:
         change = {"labels": {"labels": np.full(n, 99)}, "count": {"mu": good.mu[:1], "logvar": good.logvar[:1],
                   "labels": good.labels[:1]}, "dataset": {"dataset": "nope"},
-                  "blob-garbage": {"blob": b"VAEW" + b"\xff" * 64}}[case]
+                  "blob-garbage": {"blob": b"VAEW" + b"\xff" * 64}, "kl-dims": {"kl_dims": (1.0,)}}[case]
         snapshot.write(_tampered(good, **change))  # a valid seal over bad content
         raw = bytearray(file.read_bytes())
     if case != "size-claimed":
@@ -172,3 +174,18 @@ def test_server_decoding_in_numpy_matches_torch(tmp_path, cache):
     got = infer.decode(view, z)
     assert infer._mlp(view.ident, view.blob) is not None  # the numpy path was taken
     assert got.shape == want.shape and np.abs(got - want).max() < 1e-5
+
+
+def test_the_snapshots_kl_per_dim_is_the_models_kl_and_active_units_read_back(tmp_path, cache):
+    path = _checkpoint(tmp_path / "m.pt", 0)
+    digest = file_digest(path)
+    built = models.build_snapshot("runs/m.pt", str(path), digest)
+    model, _ = load_checkpoint(path)
+    with torch.no_grad():  # independently: torch's encoder and the training loss's KL, on the test images
+        mu, logvar = model.encode(models.test_split("mnist")[1])
+        kl = gaussian_kl(mu, logvar).double().mean().item()
+    assert len(built.kl_dims) == model.cfg.latent_dim
+    assert sum(built.kl_dims) == pytest.approx(kl, rel=1e-5)
+    back = snapshot.read(cache / f"{digest}.snap", "runs/m.pt", digest)
+    assert back.kl_dims == built.kl_dims and back.activity == built.activity
+    assert back.activity == pytest.approx(tuple(mu.double().var(0, unbiased=False).tolist()), rel=1e-4)
