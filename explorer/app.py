@@ -57,7 +57,7 @@ def decoder_panel(view, proj, opts, use_live: bool) -> None:
     decoder.digit(view)
     # what moves with z, for code already in the page: one small element (the page's runs draw the
     # map's overlays and the link themselves; this fragment reruns alone when z moves)
-    decoder.send_post(state.Key.POST, {"overlays": latent_map.decoder_overlay(proj),
+    decoder.send_post(state.Key.POST, {"overlays": latent_map.decoder_overlay(view, proj, opts),
                                "link": link.message(view.name, view.latent_dim),
                                "point": decoder.point(view, (opts["i"], opts["j"]))})
 

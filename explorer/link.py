@@ -10,6 +10,7 @@ Format (every field optional; absent means the default):
     a=7&b=42                           interpolation end points (test indices)
     plane=pca | plane=axes&x=0&y=3     the map's plane (latent size > 2 only)
     layers=underlay,contours           the map's optional layers
+    layer=holes | layer=magnification  the map's analysis layer
     tab=canvas | tab=interpolate       the open view (explore when absent)
 
 The page writes it (explorer/link.js, message "link v1" in docs/page-protocol.md), replacing the
@@ -33,6 +34,7 @@ from explorer.state import Key
 TABS = {name.lower(): name for name in state.VIEWS}  # tab=canvas: the view's name in lower case
 PLANES = {"pca": "PCA of the means", "axes": "Two latent dims"}
 LAYERS = (Key.UNDERLAY, Key.CONTOURS)  # their names in the link are their keys
+ANALYSIS = ("holes", "magnification")  # backend/layers.py: KINDS (the link module imports no numpy work)
 MAX_FIELD = 3000  # characters: longer values are not read at all (zb for latent 1,024 is 2,732)
 TEXT_Z_UP_TO = 16  # latent sizes written as z=1.5,-0.25,...; larger ones as zb= (float16, URL-safe base64)
 ZB_LIMIT = 60000.0  # |z| written as zb is clipped to this (float16's largest is 65,504)
@@ -130,6 +132,11 @@ def apply_view(latent_dim: int, n_test: int) -> None:
                 state.put(layer, layer in layers)
         else:
             bad.append("layers")
+    if "layer" in p:
+        if p["layer"] in ANALYSIS:
+            state.put(Key.LAYER, p["layer"])
+        else:
+            bad.append("layer")
     if "tab" in p:
         if p["tab"] in TABS:
             state.put(Key.TAB, TABS[p["tab"]])
@@ -157,6 +164,8 @@ def message(ckpt: str, latent_dim: int) -> dict:
     layers = [layer for layer in LAYERS if state.get(layer)]
     if layers:
         view["layers"] = ",".join(layers)
+    if state.get(Key.LAYER) in ANALYSIS:
+        view["layer"] = state.get(Key.LAYER)
     tab = next((k for k, label in TABS.items() if label == state.get(Key.TAB)), None)
     if tab is not None and TABS[tab] != state.VIEWS[0]:
         view["tab"] = tab

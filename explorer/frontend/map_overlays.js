@@ -8,6 +8,7 @@ import { vae, DRAWN } from "./shared.js";
 
 const VERSION = 1;
 const FEATURE = "Map overlays";
+const LAYER = "vae-layer"; // the name of the analysis layer's image among the chart's layout.images
 
 const NONE = "rgba(0,0,0,0)";
 // what this file keeps on each chart it drew on: {key: the shapes drawn, seq: per overlay, the newest
@@ -63,14 +64,26 @@ function shapesFor(o) {
   return shapes;
 }
 
+// the analysis layer (layers.py: image_spec), under the points, beside the figure's own images
+function imagesFor(gd, layer) {
+  const own = (gd.layout.images || []).filter((im) => im.name !== LAYER);
+  if (!layer || !layer.source) return own;
+  return [...own, { ...layer, name: LAYER, xref: "x", yref: "y", sizing: "stretch", layer: "below", opacity: 1 }];
+}
+
 function apply(gd, overlays) {
   if (!window.Plotly || !gd || !gd._fullLayout) return false;
-  const shapes = shapesFor(overlays);
-  const key = JSON.stringify(shapes), mine = held(gd);
-  const drawn = (gd.layout.shapes || []).length === shapes.length; // gone if the chart was redrawn from its spec
+  const shapes = shapesFor(overlays), layer = overlays.layer;
+  const source = layer && layer.source ? layer.source : "";
+  const key = JSON.stringify(shapes) + "|" + source.length + source.slice(-64) + JSON.stringify({ ...layer, source: 0 });
+  const mine = held(gd);
+  const hasLayer = (gd.layout.images || []).some((im) => im.name === LAYER);
+  // gone if the chart was redrawn from its spec
+  const drawn = (gd.layout.shapes || []).length === shapes.length && hasLayer === Boolean(source);
   if (key !== mine.key || !drawn) {
     mine.key = key;
-    window.Plotly.relayout(gd, { shapes }); // shapes only: a whole-array replace redraws just the shapes
+    // whole-array replaces: redraw just the shapes and the images, never the points
+    window.Plotly.relayout(gd, { shapes, images: imagesFor(gd, layer) });
   }
   return true;
 }
@@ -86,7 +99,7 @@ window.addEventListener(DRAWN, () => {
   });
 });
 
-// message: {v, map_key, overlays: {decoder?, selected?, ellipse?, path?, slerp?}} (map_overlays.py): the
+// message: {v, map_key, overlays: {decoder?, selected?, ellipse?, path?, slerp?, layer?}} (map_overlays.py): the
 // overlays named replace theirs. It comes as this element's data on the page's runs (all five), and as
 // the "overlays" part of the decoder fragment's post (post.py; the decoder's point) when z moves: this
 // element is not in that fragment, so it is not drawn again then.

@@ -12,7 +12,7 @@ from PIL import Image
 
 import plots
 from explorer import state
-from explorer.backend import bundle, images, serving
+from explorer.backend import bundle, images, layers, serving
 from explorer.backend.infer import decode, torch_side
 from explorer.backend.projection import Projection
 from explorer.backend.snapshot import Snapshot
@@ -132,21 +132,47 @@ def chart(view: Snapshot, proj: Projection, opts: dict) -> None:
     _preview(key=state.Key.MAP_PREVIEW, data=preview(view, proj, opts))
     st.plotly_chart(figure(view, proj, opts), on_select="rerun", selection_mode="points", key=MAP_KEY,
                     config={"scrollZoom": True, "displaylogo": False})
-    draw_overlays(overlays(view, proj))
+    draw_overlays(overlays(view, proj, opts))
 
 
-def decoder_overlay(proj: Projection) -> dict:
+def decoder_overlay(view: Snapshot, proj: Projection, opts: dict) -> dict:
     """The decoder's point alone, as the decoder's fragment posts it when z moves (post.py): the
-    other overlays change only on the page's runs, which draw them all."""
-    return overlay_message({"decoder": _decoder_point(proj)})
+    other overlays change only on the page's runs, which draw them all; but for a latent over 2-D
+    an analysis layer is a slice through z, so it moves with it."""
+    moved = {"decoder": _decoder_point(proj)}
+    if opts.get("layer", "none") != "none" and view.latent_dim > 2:
+        moved["layer"] = layer(view, proj, opts)
+    return overlay_message(moved)
+
+
+def layer(view: Snapshot, proj: Projection, opts: dict) -> dict:
+    """The analysis layer (backend/layers.py) over the map's ranges, as an image spec; {} for none."""
+    kind = opts.get("layer", "none")
+    if kind not in layers.KINDS:
+        return {}
+    fig = figure(view, proj, opts)
+    extent = (*fig.layout.xaxis.range, *fig.layout.yaxis.range)
+    base = tuple(np.round(state.z(), 3)) if view.latent_dim > 2 else ()
+    return _layer(view, proj, view.ident, kind, proj.center.tobytes(), proj.W.tobytes(), base, tuple(extent))
+
+
+@st.cache_resource(show_spinner="Computing the layer…", max_entries=32)
+def _layer(_view, _proj, ident: str, kind: str, center: bytes, W: bytes, base: tuple, extent: tuple) -> dict:
+    at = np.asarray(base) if base else np.zeros(_view.latent_dim)
+    if kind == "holes":
+        uri = layers.holes_png(*layers.holes(_view, _proj, at, extent))
+    else:
+        uri = layers.magnification_png(layers.magnification(lambda z: decode(_view, z), _proj, at, extent))
+    return layers.image_spec(uri, extent)
 
 
 def _decoder_point(proj: Projection) -> dict:
     return overlay_points(proj.to_xy(np.asarray(state.z()))[None])
 
 
-def overlays(view: Snapshot, proj: Projection) -> dict[str, dict]:
-    """The map's decoder point, the selected digit's ring and ±2σ ellipse, and the A-B paths."""
+def overlays(view: Snapshot, proj: Projection, opts: dict) -> dict[str, dict]:
+    """The map's decoder point, the selected digit's ring and ±2σ ellipse, the A-B paths and the
+    analysis layer."""
     mu, logvar = view.mu, view.logvar
     sel = state.selected()
     a, b = state.end_points(mu)
@@ -157,6 +183,7 @@ def overlays(view: Snapshot, proj: Projection) -> dict[str, dict]:
         "selected": overlay_points(None if sel is None else proj.to_xy(mu[sel])[None]),
         "path": overlay_points(proj.to_xy(lerp(a, b, t)), ["A"] + [""] * (len(t) - 2) + ["B"] if len(t) else []),
         "slerp": overlay_points(proj.to_xy(slerp(a, b, t))),
+        "layer": layer(view, proj, opts),
     }
 
 

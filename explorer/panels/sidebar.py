@@ -75,7 +75,19 @@ def view_options(d: int) -> dict:
             opts["j"] = c2.selectbox("y axis", range(d), index=1, key=state.Key.DIM_J, format_func=lambda k: f"z{k}")
     opts["underlay"] = st.sidebar.checkbox("Decoded canvas under the points", key=state.Key.UNDERLAY)
     opts["contours"] = st.sidebar.checkbox("Prior contours (1, 2, 3σ)", key=state.Key.CONTOURS)
+    opts["layer"] = st.sidebar.radio("Analysis layer", LAYER_NAMES, key=state.Key.LAYER, format_func=LAYER_NAMES.get,
+                                     help=LAYER_HELP + (LAYER_HELP_SLICE if d > 2 else ""))
     return opts
+
+
+LAYER_NAMES = {"none": "None", "holes": "Where the data is not", "magnification": "Decoder magnification"}
+LAYER_HELP = ("Where the data is not: log q(z)/p(z), the aggregate posterior (the mixture of the 10,000 test "
+              "digits' posteriors) against the prior. Red: the prior samples there but no digit lives there, "
+              "so a prior sample decodes to a smudge; blue: digits are denser than the prior. "
+              "Decoder magnification: how fast the decoded image changes per unit of z; bright along the "
+              "boundaries between digit classes.")
+LAYER_HELP_SLICE = (" For this latent (over 2-D) both are a slice: the map's plane through the decoder's z, every "
+                    "other direction held at the decoder's value; move the decoder to move the slice.")
 
 
 def projection_for(opts: dict, mu: np.ndarray) -> Projection:
