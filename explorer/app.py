@@ -77,7 +77,7 @@ def main() -> None:
     state.reset_for(view)
     link.apply_view(view.latent_dim, len(view.mu))  # a shared or reloaded link
     opts = sidebar.view_options(view.latent_dim)
-    proj = sidebar.projection_for(opts, view.mu)
+    proj = sidebar.projection_for(opts, view)
     use_live = decoder.sidebar_toggle(view.live_supported, view.live_note)
 
     # one view at a time: only the chosen view's code runs, so a slider move does not redraw the canvas.

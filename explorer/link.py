@@ -8,7 +8,8 @@ Format (every field optional; absent means the default):
                                        base64 (a latent-1024 link is under 3 KB)
     sel=123                            the clicked test digit
     a=7&b=42                           interpolation end points (test indices)
-    plane=pca | plane=axes&x=0&y=3     the map's plane (latent size > 2 only)
+    plane=pca | plane=axes&x=0&y=3     the map's plane (latent size > 2 only; also plane=tsne, plane=umap
+                                       where its library is installed)
     layers=underlay,contours           the map's optional layers
     layer=holes | layer=magnification  the map's analysis layer
     tab=canvas | tab=interpolate       the open view (explore when absent)
@@ -28,7 +29,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import state
-from explorer.backend import bundle, serving
+from explorer.backend import bundle, embed, serving
 from explorer.state import Key
 
 TABS = {name.lower(): name for name in state.VIEWS}  # tab=canvas: the view's name in lower case
@@ -114,17 +115,18 @@ def apply_view(latent_dim: int, n_test: int) -> None:
                 state.select(index)
             else:
                 state.choose(field.upper(), index)
-    if latent_dim > 2 and "plane" in p:
-        if p["plane"] in PLANES:
-            state.put(Key.PLANE, PLANES[p["plane"]])
+    if "plane" in p:
+        planes = {**PLANES, **{m: embed.METHODS[m][0] for m in embed.available()}}
+        if latent_dim <= 2 or p["plane"] not in planes:  # a 2-D model's map is its latent plane
+            bad.append("plane")
+        else:
+            state.put(Key.PLANE, planes[p["plane"]])
             x, y = _index(p.get("x", "0"), latent_dim), _index(p.get("y", "1"), latent_dim)
             if p["plane"] == "axes" and (x is None or y is None or x == y):
                 bad.append("x/y")
             elif p["plane"] == "axes":
                 state.put(Key.DIM_I, x)
                 state.put(Key.DIM_J, y)
-        else:
-            bad.append("plane")
     if "layers" in p:
         layers = [v for v in p["layers"].split(",") if v]
         if all(v in LAYERS for v in layers):
@@ -157,7 +159,8 @@ def message(ckpt: str, latent_dim: int) -> dict:
         if end not in state.own_ends():  # a drawing is not in the link; its end is left out
             view[end.lower()] = str(a if end == "A" else b)
     if latent_dim > 2:
-        plane = "axes" if state.get(Key.PLANE) == PLANES["axes"] else "pca"
+        names = {**PLANES, **{m: name for m, (name, _) in embed.METHODS.items()}}
+        plane = next((k for k, v in names.items() if v == state.get(Key.PLANE)), "pca")
         view["plane"] = plane
         if plane == "axes":
             view["x"], view["y"] = str(state.get(Key.DIM_I, 0)), str(state.get(Key.DIM_J, 1))

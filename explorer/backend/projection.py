@@ -10,6 +10,11 @@ class Projection:
     center: np.ndarray  # [D]
     W: np.ndarray  # [D, 2]
     titles: tuple[str, str]  # axis titles
+    nonlinear = False  # a linear plane: every point of it is a latent point (from_xy)
+
+    def of_test(self, mu: np.ndarray) -> np.ndarray:
+        """The test means' places on this plane, [N, 2]."""
+        return self.to_xy(mu)
 
     def to_xy(self, z: np.ndarray) -> np.ndarray:
         return (np.asarray(z, np.float64) - self.center) @ self.W
@@ -47,3 +52,39 @@ def slider_ranges(mu: np.ndarray) -> np.ndarray:
     """Per-dim [lo, hi] covering the test means and the prior's +-3 sigma: [D, 2]."""
     reach = np.maximum(3.0, np.ceil(np.quantile(np.abs(mu), 0.999, axis=0) * 2) / 2)
     return np.stack([-reach, reach], 1)
+
+
+@dataclass(frozen=True, eq=False)
+class Embedded:
+    """A nonlinear plane (t-SNE, UMAP: explorer/backend/embed.py) of the test means. It has no inverse
+    and places only the test digits, so any other latent point is shown where the test digit nearest
+    to it (Euclidean, in z) sits; an ellipse or a path has no honest picture here (None)."""
+    xy: np.ndarray  # [N, 2] the test digits' places
+    mu: np.ndarray  # [N, D] their means
+    titles: tuple[str, str]
+    nonlinear = True
+
+    @property
+    def center(self) -> np.ndarray:  # for code that keys caches by a plane's (center, W)
+        return np.zeros(self.mu.shape[1])
+
+    @property
+    def W(self) -> np.ndarray:
+        return np.zeros((self.mu.shape[1], 2))
+
+    def of_test(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray(self.xy, np.float64)
+
+    def nearest(self, z: np.ndarray) -> np.ndarray:
+        """The index of the test mean nearest each row of z [M, D]: [M]."""
+        z = np.atleast_2d(np.asarray(z, np.float32))
+        d = (self.mu.astype(np.float32) ** 2).sum(1)[None] - 2 * z @ self.mu.T.astype(np.float32)
+        return d.argmin(1)
+
+    def to_xy(self, z: np.ndarray) -> np.ndarray:
+        one = np.asarray(z).ndim == 1
+        xy = np.asarray(self.xy, np.float64)[self.nearest(z)]
+        return xy[0] if one else xy
+
+    def ellipse(self, mu, logvar, n_sigma: float = 2.0, n: int = 60) -> None:
+        return None

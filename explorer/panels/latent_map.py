@@ -101,16 +101,16 @@ def preview_message(xy: np.ndarray, labels: np.ndarray, classes: list[str], fig:
 def _map(_view, _proj, ident: str, titles: tuple, center: bytes, W: bytes,
          underlay: bool, contours: bool) -> tuple[go.Figure, bytes]:
     view, proj = _view, _proj
-    xy = proj.to_xy(view.mu)
+    xy = proj.of_test(view.mu)
     fig = plots.latent_map(xy, view.labels, view.classes, axis_titles=proj.titles)
-    if underlay:
+    if underlay and not proj.nonlinear:  # a plane with no inverse has no decoded canvas
         lo, hi = xy.min(0) - 0.3, xy.max(0) + 0.3
         extent = (lo[0], hi[0], lo[1], hi[1])
         uri = _underlay_uri(view, view.ident, tuple(proj.center), tuple(map(tuple, proj.W)), extent)
         plots.add_underlay(fig, uri, extent)
         fig.update_xaxes(range=[lo[0], hi[0]])
         fig.update_yaxes(range=[lo[1], hi[1]])
-    if contours:
+    if contours and not proj.nonlinear:
         plots.add_prior_contours(fig, proj.to_xy(np.zeros(view.latent_dim)))
     return fig, preview_message(xy, view.labels, view.classes, fig)
 
@@ -148,7 +148,7 @@ def decoder_overlay(view: Snapshot, proj: Projection, opts: dict) -> dict:
 def layer(view: Snapshot, proj: Projection, opts: dict) -> dict:
     """The analysis layer (backend/layers.py) over the map's ranges, as an image spec; {} for none."""
     kind = opts.get("layer", "none")
-    if kind not in layers.KINDS:
+    if kind not in layers.KINDS or proj.nonlinear:
         return {}
     fig = figure(view, proj, opts)
     extent = (*fig.layout.xaxis.range, *fig.layout.yaxis.range)
@@ -176,13 +176,14 @@ def overlays(view: Snapshot, proj: Projection, opts: dict) -> dict[str, dict]:
     mu, logvar = view.mu, view.logvar
     sel = state.selected()
     a, b = state.end_points(mu)
-    t = np.linspace(0, 1, state.interp_steps()) if state.ab_chosen() else np.zeros(0)
+    t = np.linspace(0, 1, state.interp_steps()) if state.ab_chosen() and not proj.nonlinear else np.zeros(0)
     return {
         "decoder": _decoder_point(proj),
         "ellipse": overlay_points(None if sel is None else proj.ellipse(mu[sel], logvar[sel])),
         "selected": overlay_points(None if sel is None else proj.to_xy(mu[sel])[None]),
-        "path": overlay_points(proj.to_xy(lerp(a, b, t)), ["A"] + [""] * (len(t) - 2) + ["B"] if len(t) else []),
-        "slerp": overlay_points(proj.to_xy(slerp(a, b, t))),
+        "path": overlay_points(proj.to_xy(lerp(a, b, t)) if len(t) else None,
+                               ["A"] + [""] * (len(t) - 2) + ["B"] if len(t) else []),
+        "slerp": overlay_points(proj.to_xy(slerp(a, b, t)) if len(t) else None),
         "layer": layer(view, proj, opts),
     }
 

@@ -4,14 +4,15 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import streamlit as st
 
 from explorer import link, state
-from explorer.backend import dims, picker, snapshot
+from explorer.backend import dims, embed, picker, snapshot
 from explorer.backend.infer import torch_side
-from explorer.backend.projection import Projection, axes, pca
+from explorer.backend.projection import Embedded, Projection, axes, pca
 from explorer.backend.snapshot import Snapshot
 from explorer.panels.selection import DATA_PROBLEM
 from vae_core.errors import CheckpointError, DataError
@@ -67,17 +68,29 @@ def view_options(d: int) -> dict:
     st.sidebar.header("Map")
     opts = {"mode": "axes", "i": 0, "j": 1}
     if d > 2:
-        plane = st.sidebar.radio("Plane", ["PCA of the means", "Two latent dims"], key=state.Key.PLANE, horizontal=True)
-        opts["mode"] = "axes" if plane == "Two latent dims" else "pca"
+        planes = {**link.PLANES, **{m: embed.METHODS[m][0] for m in embed.available()}}
+        if state.get(state.Key.PLANE) not in planes.values():
+            state.put(state.Key.PLANE, link.PLANES["pca"])
+        plane = st.sidebar.radio("Plane", list(planes.values()), key=state.Key.PLANE, horizontal=True,
+                                 help="PCA and two latent dims are linear: every point of the plane is a latent "
+                                      "point. t-SNE and UMAP place the test digits only (computed once per model, "
+                                      "seeded): the decoder's cross shows the test digit nearest to z, and the "
+                                      "paths, ellipses, your digit's marker and the layers are hidden there.")
+        opts["mode"] = next(k for k, v in planes.items() if v == plane)
         if opts["mode"] == "axes":
             c1, c2 = st.sidebar.columns(2)
             opts["i"] = c1.selectbox("x axis", range(d), index=0, key=state.Key.DIM_I, format_func=lambda k: f"z{k}")
             opts["j"] = c2.selectbox("y axis", range(d), index=1, key=state.Key.DIM_J, format_func=lambda k: f"z{k}")
-    opts["underlay"] = st.sidebar.checkbox("Decoded canvas under the points", key=state.Key.UNDERLAY)
-    opts["contours"] = st.sidebar.checkbox("Prior contours (1, 2, 3σ)", key=state.Key.CONTOURS)
+    linear = opts["mode"] in ("axes", "pca")
+    opts["underlay"] = st.sidebar.checkbox("Decoded canvas under the points", key=state.Key.UNDERLAY, disabled=not linear)
+    opts["contours"] = st.sidebar.checkbox("Prior contours (1, 2, 3σ)", key=state.Key.CONTOURS, disabled=not linear)
     opts["layer"] = st.sidebar.radio("Analysis layer", LAYER_NAMES, key=state.Key.LAYER, format_func=LAYER_NAMES.get,
-                                     help=LAYER_HELP + (LAYER_HELP_SLICE if d > 2 else ""))
+                                     help=LAYER_HELP + (LAYER_HELP_SLICE if d > 2 else ""), disabled=not linear)
+    if not linear:
+        st.sidebar.caption("This plane has no inverse (no point of it but the test digits is a latent point): "
+                           "no decoded canvas, contours or layers here.")
     return opts
+
 
 
 LAYER_NAMES = {"none": "None", "holes": "Where the data is not", "magnification": "Decoder magnification"}
@@ -90,11 +103,64 @@ LAYER_HELP_SLICE = (" For this latent (over 2-D) both are a slice: the map's pla
                     "other direction held at the decoder's value; move the decoder to move the slice.")
 
 
-def projection_for(opts: dict, mu: np.ndarray) -> Projection:
+def projection_for(opts: dict, view: Snapshot) -> Projection | Embedded:
+    mu = view.mu
     d = mu.shape[1]
     if d == 1:
         return axes(1)
+    if opts["mode"] in embed.METHODS:
+        xy = embedded(view, opts["mode"])
+        if xy is not None:
+            name = embed.METHODS[opts["mode"]][0]
+            return Embedded(xy, mu, (f"{name} 1", f"{name} 2"))
+        opts["mode"] = "pca"
     return pca(mu) if opts["mode"] == "pca" else axes(d, opts["i"], opts["j"])
+
+
+def embedded(view: Snapshot, method: str) -> np.ndarray | None:
+    """The model's t-SNE / UMAP plane: from the cache, else computed once (its own process, with
+    progress) and cached. None, with one line, when it cannot be (the map shows PCA then)."""
+    return _embedded(view, view.digest, method)
+
+
+_COMPUTING = threading.Lock()  # one plane computed at a time, for every session that asks
+_FAILED: set = set()  # (digest, method) that could not be computed: not tried again on every rerun
+
+
+def _embedded(view: Snapshot, digest: str, method: str) -> np.ndarray | None:
+    path = embed.path_for(snapshot.cache_dir(), digest, method)
+    n = len(view.mu)
+    name = embed.METHODS[method][0]
+    xy = embed.read(path, digest, method, n)
+    if xy is None and (digest, method) not in _FAILED:
+        bar = st.progress(0.0, text=f"Computing the {name} plane of the {n:,} test digits (once per model)…")
+        with _COMPUTING:  # another session may be computing this one: wait for it, then read its result
+            xy = embed.read(path, digest, method, n)
+            if xy is None:
+                try:
+                    embed.compute(view.mu, method, path, digest,
+                                  lambda frac, line: bar.progress(frac, text=f"{name}: {line[:80]}"))
+                    xy = embed.read(path, digest, method, n)
+                except (OSError, RuntimeError) as e:
+                    log.warning("%s plane for %s failed: %s", name, view.name, e)
+                if xy is None:
+                    _FAILED.add((digest, method))
+        bar.empty()
+    if xy is None:
+        st.sidebar.error(f"The {name} plane could not be computed (the server log says why): the map shows PCA.")
+    return xy
+    name = embed.METHODS[method][0]
+    bar = st.progress(0.0, text=f"Computing the {name} plane of the {n:,} test digits (once per model)…")
+    try:
+        embed.compute(_view.mu, method, path, digest, lambda frac, line: bar.progress(frac, text=f"{name}: {line[:80]}"))
+        xy = embed.read(path, digest, method, n)
+    except (OSError, RuntimeError) as e:
+        log.warning("%s plane for %s failed: %s", name, _view.name, e)
+        xy = None
+    bar.empty()
+    if xy is None:
+        st.error(f"The {name} plane could not be computed (the server log says why): showing PCA.")
+    return xy
 
 
 def no_checkpoint() -> None:

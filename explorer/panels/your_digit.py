@@ -47,8 +47,9 @@ _off = st.components.v2.component("vae_draw_off", js=bundle.module("draw_off.js"
 
 def message(view: Snapshot, proj: Projection) -> bytes:
     """The draw message (see the module docstring)."""
-    msg = {"v": VERSION, "model": view.ident,
-           "proj": {"center": np.round(proj.center, 6).tolist(), "W": np.round(proj.W, 6).tolist()}}
+    # a plane with no inverse (t-SNE, UMAP) has no place for a new point: no marker there (proj null)
+    msg = {"v": VERSION, "model": view.ident, "proj": None if proj.nonlinear else
+           {"center": np.round(proj.center, 6).tolist(), "W": np.round(proj.W, 6).tolist()}}
     own = state.drawing()
     if own is not None and own["source"] == "upload":
         msg["image"] = {"v": own["v"], "pixels": base64.b64encode(own["pixels"]).decode()}
