@@ -83,10 +83,14 @@ def main() -> None:
     # one view at a time: only the chosen view's code runs, so a slider move does not redraw the canvas.
     # A segmented control, not st.tabs: Streamlit's tabs re-render at some cost on every rerun (even a
     # fragment's), which added ~10 ms to each slider release (bench/app_speed.py)
+    # the view is kept apart too: a segmented control set from Python (a link) loses its value when a
+    # component's callback reruns the page, and the page would fall back to Explore
     if state.get(state.Key.TAB) not in VIEWS:
-        state.put(state.Key.TAB, state.VIEWS[0])
+        state.put(state.Key.TAB, state.get(state.Key.TAB_SHOWN) if state.get(state.Key.TAB_SHOWN) in VIEWS
+                  else state.VIEWS[0])
     shown = st.segmented_control("View", list(VIEWS), key=state.Key.TAB, required=True,
                                  label_visibility="collapsed")
+    state.put(state.Key.TAB_SHOWN, shown)
     VIEWS[shown](view, proj, opts, use_live)
     link.write(view.name, view.latent_dim)
     serving.warm_torch()  # the page is out: load torch in the background for what needs it later

@@ -29,6 +29,7 @@ class Key:
     LAST_PREVIEW_CLICK = "last_preview_click"  # the last click on it taken
     PRELOAD = "preload"  # written literally in preload.py, which runs before any other import
     STATE_FOR = "state_for"  # the checkpoint ident the values below belong to
+    TAB_SHOWN = "tab_shown"  # the view last drawn (the switcher's own value can be lost: app.py)
     Z, Z_VERSION, Z_PUSHED = "z", "z_version", "z_pushed"  # decoder point; bumped when Python moves it
     SELECTED, LAST_PICK = "selected", "last_pick"  # the clicked test digit; the last map selection seen
     AB_CHOSEN = "ab_chosen"  # which interpolation ends the user chose

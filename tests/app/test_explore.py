@@ -496,3 +496,45 @@ def test_a_link_round_trips_z_for_any_latent_size(tmp_path, monkeypatch, latent_
     assert query[field] == value and len(urlencode(query)) < 3500  # far under an 8 KB request line
     again = linked(query, home=tmp_path, monkeypatch=monkeypatch)  # the page's own link reopens the same view
     assert not again.toast and again.session_state["z"] == at.session_state["z"]
+
+
+def traverse_message(at) -> dict:
+    raw = component_data(at, "vae_traverse")
+    assert raw[:4] == b"VAET"
+    return json.loads(raw[4:])
+
+
+def test_the_traverse_view_its_bases_and_a_clicked_cell(tiny_home):
+    at = linked({"tab": "traverse", "sel": "12"})
+    msg = traverse_message(at)
+    assert len(msg["rows"]) == 5 and len(msg["values"][0]) == 9 and "image" not in msg  # the page decodes it
+    assert msg["base"] == [0.0] * 5
+    at.radio(key="traverse_base").set_value("selected").run()
+    path = tiny_home / "checkpoints" / "tiny-z5.pt"
+    view = snapshot.cached("checkpoints/tiny-z5.pt", snapshot.digest_of(str(path), snapshot.stamp(path)))
+    assert traverse_message(at)["base"] == pytest.approx(view.mu[12].tolist(), abs=1e-5)
+    at.radio(key="traverse_base").set_value("drawn").run()  # no digit drawn yet: one line, the decoder's z
+    assert [i.value for i in at.info] == ["No digit of yours yet (draw one under the Explore map): the base is the "
+                                          "decoder's z."]
+    at.radio(key="traverse_base").set_value("decoder").run()
+    send_state(at, "vae_traverse", {"pick": {"z": [0, 0, 1.5, 0, 0], "at": 1}})
+    assert at.session_state["z"] == [0, 0, 1.5, 0, 0] and traverse_message(at)["base"] == [0, 0, 1.5, 0, 0]
+    send_state(at, "vae_traverse", {"pick": {"z": [1, 2], "at": 2}})  # not this model's size: dropped
+    send_state(at, "vae_traverse", {"pick": {"z": [99, 0, 0, 0, 0], "at": 3}})  # out of range: clipped
+    assert at.session_state["z"][0] == at.session_state["ranges"][0][1] and not at.exception
+    at.session_state["tab"] = "Explore"
+    at.run()
+    at.toggle(key="live_True").set_value(False).run()  # live decoding off: the server draws the grid
+    at.session_state["tab"] = "Traverse"
+    at.run()
+    assert traverse_message(at)["image"].startswith("data:image/png;base64,")
+
+
+def test_a_plane_the_model_cannot_have_is_one_notice(tiny_home):
+    at = linked({"ckpt": "runs/conv/model.pt", "plane": "tsne", "layer": "holes"})  # a 2-D model
+    assert [t.value for t in at.toast] == ["Part of this link did not fit and was left at its default: plane."]
+    assert at.session_state["layer"] == "holes" and not at.exception
+    overlays = json.loads(component_data(at, "vae_map_overlays"))["overlays"]
+    assert overlays["layer"]["source"].startswith("data:image/png;base64,")
+    at = linked({"plane": "nope", "layer": "<b>"})
+    assert [t.value for t in at.toast] == ["Part of this link did not fit and was left at its default: plane, layer."]
