@@ -9,8 +9,9 @@ computed again.
 
 Why these libraries: measured on this project's 2-core machines for the 10,000 test means of the
 shipped z=10 model (bench/README.md): scikit-learn's Barnes-Hut t-SNE 40 s, openTSNE 46 s, umap-learn
-59 s plus 23 s of numba start-up; scikit-learn adds ~140 MB (with scipy), umap-learn ~210 MB more
-(numba, llvmlite, pynndescent). So t-SNE comes with the app, and UMAP is offered where it is installed.
+59 s plus 23 s of numba start-up. scikit-learn adds ~200 MB installed (with scipy); openTSNE needs it
+too (13 MB more) and was slower; umap-learn needs it and ~210 MB more (numba, llvmlite, pynndescent).
+So t-SNE comes with the app, and UMAP is offered where umap-learn is installed.
 """
 import hashlib
 import importlib.util

@@ -20,24 +20,31 @@ from explorer.backend.images import inline
 
 KINDS = ("holes", "magnification")
 LOG_2PI = float(np.log(2 * np.pi))
-HOLES_GRID, MAG_GRID = 72, 48  # mesh points per side
+HOLES_GRID, MAG_GRID = 60, 48  # mesh points per side (holes: ~0.25 s of 2 cores for 10,000 digits)
 CHUNK = 256  # mesh points per block of the mixture: a block of [CHUNK, N] float64 is 20 MB for N = 10,000
 HOLES_CLIP = 6.0  # nats: |log q/p| drawn at full colour from here on
 
 
 def log_aggregate(z: np.ndarray, mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
     """log q(z) at each row of z [M, D]: the mixture of the N posteriors N(mu_n, exp(logvar_n))
-    with weights 1/N, in float64, [M]."""
+    with weights 1/N, [M]. The exponents are made in float64 (their terms cancel: a point near a
+    narrow posterior subtracts numbers of ~1e4); only the exp of each, less its row's largest, is in
+    float32 (the exp dominates the time: ~4x faster than float64; relative error ~1e-7)."""
     z, mu, logvar = (np.asarray(a, np.float64) for a in (z, mu, logvar))
     prec = np.exp(-logvar)  # [N, D]
     const = -0.5 * ((mu * mu * prec).sum(1) + logvar.sum(1) + mu.shape[1] * LOG_2PI)  # [N]
+    a, b = -0.5 * prec.T, (mu * prec).T
     out = np.empty(len(z))
     for s in range(0, len(z), CHUNK):
-        b = z[s:s + CHUNK]
-        # -0.5 * sum_d (z_d - mu_d)^2 / sigma_d^2, as products: z^2 . prec - 2 z . (mu prec)
-        logp = const + (b * b) @ (-0.5 * prec.T) + b @ (mu * prec).T  # [B, N]
+        blk = z[s:s + CHUNK]
+        # -0.5 * sum_d (z_d - mu_d)^2 / sigma_d^2 + const, as products: z^2 . prec - 2 z . (mu prec)
+        logp = (blk * blk) @ a
+        logp += blk @ b
+        logp += const
         top = logp.max(1, keepdims=True)
-        out[s:s + CHUNK] = top[:, 0] + np.log(np.exp(logp - top).sum(1)) - np.log(len(mu))
+        rel = (logp - top).astype(np.float32)
+        np.exp(rel, out=rel)
+        out[s:s + CHUNK] = top[:, 0] + np.log(rel.sum(1, dtype=np.float64)) - np.log(len(mu))
     return out
 
 

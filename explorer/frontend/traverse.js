@@ -2,8 +2,10 @@
 // carries, each column the base point with that one dimension set to a value; decoded here with the
 // page's decoder, or drawn from a grid the server decoded (`image`) when the page decodes nothing.
 // Data in: b"VAET" + JSON {v, model, base: [D], rows: [{dim, kl, active}], values: [[n] per row],
-// ticks: [n], fold_after, image?}. State out: {pick: {z, at}} (a clicked cell; a new `at` is a new
-// pick), {want: model} when the page holds no decoder for the model yet (backend sends it then).
+// ticks: [n], fold_after, follows, image?}. State out: {pick: {z, at}} (a clicked cell; a new `at`
+// is a new pick), {want: model} when the page holds no decoder for the model yet (backend sends it
+// then). When the base `follows` the decoder's z, a click re-centres the grid here at once (the
+// server's next message says the same and is then not drawn again).
 import { el, refuse } from "./dom.js";
 import { decoderFor } from "./nn.js";
 import { vae, DECODER } from "./shared.js";
@@ -18,22 +20,42 @@ function read(data) {
   return msg;
 }
 
+const shown = new WeakMap(); // parentElement -> the signature of the grid drawn there
+
+// what a message draws: equal signatures draw the same pixels
+const signature = (msg) => JSON.stringify([msg.model, msg.base, msg.rows, msg.values, msg.image || ""]);
+
 export default function ({ data, parentElement, setStateValue }) {
   if (!data) return;
-  parentElement.querySelectorAll(".vae-traverse").forEach((n) => n.remove());
   let msg;
   try { msg = read(data); } catch (err) {
+    parentElement.querySelectorAll(".vae-traverse").forEach((n) => n.remove());
+    shown.delete(parentElement);
     return refuse(parentElement, "vae-traverse", "traverse-error", `traversal: ${err.message}`);
   }
+  if (shown.get(parentElement) === signature(msg) && parentElement.querySelector(".vae-traverse")) return;
+  parentElement.querySelectorAll(".vae-traverse").forEach((n) => n.remove());
   const ui = build(parentElement, msg);
   const abort = new AbortController();
-  const pick = (r, c) => setStateValue("pick", { z: cellZ(msg, r, c), at: Date.now() });
+  const pick = (r, c) => {
+    const z = cellZ(msg, r, c);
+    setStateValue("pick", { z, at: Date.now() });
+    if (msg.follows && !msg.image) { // the base is the decoder's z, which moves here: redraw now
+      msg.base = z;
+      paintDecoded(ui, msg);
+      shown.set(parentElement, signature(msg));
+    }
+  };
   ui.rows.forEach((row, r) => row.canvas.addEventListener("click", (ev) => {
     const box = row.canvas.getBoundingClientRect();
     pick(r, Math.min(msg.ticks.length - 1, Math.floor(((ev.clientX - box.left) / box.width) * msg.ticks.length)));
   }, { signal: abort.signal }));
   ui.download.addEventListener("click", () => download(ui, msg), { signal: abort.signal });
-  const paint = () => (msg.image ? paintImage(ui, msg) : paintDecoded(ui, msg));
+  const paint = () => {
+    if (msg.image) paintImage(ui, msg);
+    else paintDecoded(ui, msg);
+    shown.set(parentElement, signature(msg));
+  };
   if (msg.image || decoderFor(msg.model)) paint();
   else {
     ui.status.textContent = "Loading the decoder…";

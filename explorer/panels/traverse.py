@@ -46,15 +46,16 @@ def base_point(view: Snapshot, base: str) -> tuple[np.ndarray, str]:
     return z, ""
 
 
-def message(view: Snapshot, base: np.ndarray, span: str, n: int, image: str | None) -> bytes:
-    """The grid as traverse.js draws it: the rows (dim, KL, active) and each row's column values."""
+def message(view: Snapshot, base: np.ndarray, span: str, n: int, image: str | None, follows: bool = False) -> bytes:
+    """The grid as traverse.js draws it: the rows (dim, KL, active) and each row's column values;
+    `follows`: the base is the decoder's z (a clicked cell becomes the base, so the page redraws at once)."""
     order = dims.by_kl(view.kl_dims)[:MAX_ROWS]
     on = dims.active(view.activity)
     values = dims.traversal_values(view.mu, order, span, n)
     msg = {"v": VERSION, "model": view.ident, "base": [round(float(v), 5) for v in base],
            "rows": [{"dim": u, "kl": round(view.kl_dims[u], 4), "active": on[u]} for u in order],
            "values": np.round(values, 5).tolist(), "ticks": np.linspace(-3, 3, n).round(3).tolist(),
-           "fold_after": FOLD_AFTER}
+           "fold_after": FOLD_AFTER, "follows": follows}
     if image is not None:
         msg["image"] = image
     return MAGIC + json.dumps(msg, separators=(",", ":")).encode()
@@ -89,7 +90,8 @@ def tab(view: Snapshot, use_live: bool) -> None:
     if not (use_live and view.live_supported):  # the page decodes nothing: the server draws the grid
         zs = grid_zs(view, z, span, n)
         image = images.inline(images.grid_png(decode(view, zs), nrow=n, padding=0))
-    _grid(key=state.Key.TRAVERSE, data=message(view, z, span, n, image), on_pick_change=state.take_traverse_pick,
+    follows = base == "decoder" or bool(problem)  # a base that could not be had is the decoder's z too
+    _grid(key=state.Key.TRAVERSE, data=message(view, z, span, n, image, follows), on_pick_change=state.take_traverse_pick,
           on_want_change=lambda: None)
     if image is None and state.traverse_state().get("want") == view.ident:
         _loader(key=state.Key.DECODER_LOADER, data=view.blob, height=0)
