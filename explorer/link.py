@@ -79,18 +79,20 @@ def z_field(z) -> tuple[str, str]:
     return "zb", base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def apply_checkpoint(choices: list[str]) -> None:
-    """Before the picker draws: the link's checkpoint, if it is one the picker offers."""
-    if state.get(Key.LINK_READ):
-        return
-    bad = []
-    ckpt = _params().get("ckpt")
-    if ckpt is not None:
-        if ckpt in choices:
-            state.put(Key.CKPT, ckpt)
-        else:
+def apply_checkpoint(choices: list[str]) -> int:
+    """Before the picker draws: the picker's default index, the link's checkpoint when it is one the
+    picker offers. A default, not a value written into the widget's state: a value written from
+    Python is lost when a component's callback reruns the page while its first run is still being
+    drawn, and the picker would fall back to its first entry (another model)."""
+    wanted = state.get(Key.LINK_CKPT)
+    if not state.get(Key.LINK_READ):
+        bad = []
+        wanted = _params().get("ckpt")
+        if wanted is not None and wanted not in choices:
             bad.append("checkpoint")
-    state.put(Key.LINK_BAD, bad)
+        state.put(Key.LINK_CKPT, wanted)
+        state.put(Key.LINK_BAD, bad)
+    return choices.index(wanted) if wanted in choices else 0
 
 
 def apply_view(latent_dim: int, n_test: int) -> None:

@@ -35,6 +35,7 @@ class Key:
     AB_CHOSEN = "ab_chosen"  # which interpolation ends the user chose
     RANGES = "ranges"  # per-dim slider [lo, hi]
     LINK_READ, LINK_BAD = "link_read", "link_bad"  # a link is read once per session
+    LINK_CKPT = "link_ckpt"  # the link's checkpoint: the picker's default for the session
     LINK = "link"  # invisible page helper: the address bar's query string
     END_POINTS = "end_points"  # {"A": z or None, "B": ...}: an end set to the user's own digit, not a test index
     DRAW_ON, DRAW, UPLOAD = "draw_on", "draw", "upload"  # the "Your digit" toggle, canvas and uploader

@@ -60,7 +60,10 @@ export default function ({ data, parentElement, setStateValue }) {
   else {
     ui.status.textContent = "Loading the decoder…";
     window.addEventListener(DECODER, (ev) => { if (ev.detail === msg.model) paint(); }, { signal: abort.signal });
-    setStateValue("want", msg.model);
+    // asked once the page is idle: a rerun asked for while the first run is still being drawn can make
+    // Streamlit drop widget values the link set (the picker's and the view switcher's are guarded)
+    const ask = () => setStateValue("want", msg.model);
+    if (window.requestIdleCallback) requestIdleCallback(ask, { timeout: 2000 }); else setTimeout(ask, 500);
   }
   return () => abort.abort();
 }

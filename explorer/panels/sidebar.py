@@ -31,8 +31,8 @@ def pick_checkpoint() -> str | None:
                            + (f"; and {len(refused) - 5} more" if len(refused) > 5 else ""))
     if not choices:
         return None
-    link.apply_checkpoint(choices)
-    return st.sidebar.selectbox("Checkpoint", choices, key=state.Key.CKPT,
+    index = link.apply_checkpoint(choices)
+    return st.sidebar.selectbox("Checkpoint", choices, index=index, key=state.Key.CKPT,
                                 help="Files found in checkpoints/ and runs/ (train more with train.py)")
 
 

@@ -98,7 +98,8 @@ def test_traverse_decodes_like_torch_and_a_cell_moves_the_decoder(app_url, home,
                                timeout=60_000)
         linked = page.evaluate("new URLSearchParams(location.search).get('z')").split(",")
         assert [float(v) for v in linked] == pytest.approx(want, abs=2e-3)
-        assert page.get_by_test_id("traverse").count() == 1  # still in the Traverse view
+        assert page.get_by_test_id("traverse").count() == 1  # still in the Traverse view, on the linked model
+        assert page.evaluate("new URLSearchParams(location.search).get('ckpt')") == name
 
 
 def layer_image(page) -> dict | None:

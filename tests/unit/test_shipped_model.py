@@ -43,3 +43,13 @@ def test_iw1000_bound_matches_readme(shipped):
     assert got == pytest.approx(readme_figure("IW-1000 bound"), abs=0.5)
     assert got == pytest.approx(payload["metrics"]["test_iw1000"], abs=0.5)
     assert got <= 140
+
+
+def test_the_shipped_z10_model_matches_readme_and_uses_several_dimensions(mnist_test):
+    from vae_core.latents import active_units
+    model, payload = load_checkpoint(ROOT / "checkpoints" / "mnist-mlp-z10.pt")
+    x = mnist_test.floats()
+    assert model.cfg.latent_dim == 10 and payload["integrity"] == "sha256"
+    assert evaluate(model, x)["neg_elbo"] == pytest.approx(readme_figure("z=10 test -ELBO"), abs=0.5)
+    mu, _ = model.encode(x[:2000])
+    assert 5 <= active_units(mu.detach()) < 10  # the Traverse view has used and unused rows to show
