@@ -84,8 +84,9 @@ def tab(view: Snapshot, use_live: bool) -> None:
     if problem:
         st.info(problem)
     on = dims.active(view.activity)
+    shown = "" if view.latent_dim <= MAX_ROWS else f" The {MAX_ROWS} dimensions with the most KL are shown."
     st.caption(f"Rows sorted by the KL each dimension carries (nats, over the test set); {sum(on)} of "
-               f"{view.latent_dim} active. Click a cell to move the decoder there (shown in Explore).")
+               f"{view.latent_dim} active.{shown} Click a cell to move the decoder there (shown in Explore).")
     image = None
     if not (use_live and view.live_supported):  # the page decodes nothing: the server draws the grid
         zs = grid_zs(view, z, span, n)

@@ -538,3 +538,13 @@ def test_a_plane_the_model_cannot_have_is_one_notice(tiny_home):
     assert overlays["layer"]["source"].startswith("data:image/png;base64,")
     at = linked({"plane": "nope", "layer": "<b>"})
     assert [t.value for t in at.toast] == ["Part of this link did not fit and was left at its default: plane, layer."]
+
+
+def test_a_large_latent_traverses_its_most_used_dimensions(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "checkpoints" / "z100.pt", VAE(VAEConfig(latent_dim=100, hidden=[16])), dataset="mnist")
+    at = linked({"tab": "traverse"}, tmp_path, monkeypatch)
+    msg = traverse_message(at)
+    kls = [r["kl"] for r in msg["rows"]]
+    assert len(msg["rows"]) == 64 and len(msg["base"]) == 100 and kls == sorted(kls, reverse=True)
+    assert any("The 64 dimensions with the most KL are shown." in c.value for c in at.caption)

@@ -5,6 +5,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from explorer.backend import embed, picker
 from testkit import ROOT, SHIPPED
@@ -100,6 +101,10 @@ def test_traverse_decodes_like_torch_and_a_cell_moves_the_decoder(app_url, home,
         assert [float(v) for v in linked] == pytest.approx(want, abs=2e-3)
         assert page.get_by_test_id("traverse").count() == 1  # still in the Traverse view, on the linked model
         assert page.evaluate("new URLSearchParams(location.search).get('ckpt')") == name
+        with page.expect_download() as download:
+            page.get_by_text("Download PNG", exact=True).click()
+        with Image.open(download.value.path()) as png:  # the whole grid, folded rows too, with labels
+            assert png.format == "PNG" and png.size == (90 + 9 * 56, d * 56)
 
 
 def layer_image(page) -> dict | None:
