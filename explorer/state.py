@@ -61,6 +61,9 @@ def reset_for(view: Snapshot) -> None:
     ss.update({Key.STATE_FOR: view.ident, Key.Z: [0.0] * view.latent_dim, Key.Z_VERSION: 0, Key.SELECTED: None,
                Key.A: 0, Key.B: 1, Key.AB_CHOSEN: [], Key.END_POINTS: {}, Key.RANGES: slider_ranges(view.mu).tolist(),
                Key.N_TEST: len(view.mu)})
+    if view.latent_dim > 2:  # the pad, the two-dims plane and the canvas start on the dims carrying the most KL
+        i, j = view.pad_dims
+        ss.update({Key.DIM_I: i, Key.DIM_J: j, Key.CANVAS_I: i, Key.CANVAS_J: j})
     # the user's own digit (Key.DRAWING) is kept: another model places the same drawing
     ss.pop(Key.Z_PUSHED, None)  # the live widget's last pushed point belonged to the old model
 

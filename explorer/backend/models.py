@@ -72,13 +72,14 @@ def build_snapshot(name: str, path: str, digest: str) -> snapshot.Snapshot:
     split, _ = test_split(dataset)
     mu, logvar = encodings(model, dataset)
     labels = split.labels.numpy()
+    kl = tuple(kl_per_dim(mu, logvar).tolist())
     blob, note = b"", over_page_budget(model.decoder)
     if weights.decoder_ops(model) is not None and not note:
-        blob = weights.pack_for(model, mu, labels, class_colors(len(split.classes)), ident=snapshot.ident_of(name, digest), pad_dims=(0, 1),
-                                fold_after=weights.FOLD_SLIDERS_AFTER)
+        blob = weights.pack_for(model, mu, labels, class_colors(len(split.classes)), ident=snapshot.ident_of(name, digest),
+                                pad_dims=snapshot.pad_dims_for(kl), fold_after=weights.FOLD_SLIDERS_AFTER)
     snap = snapshot.Snapshot(name, digest, dataset, dict(payload["config"]), dict(payload.get("metrics", {})),
                              payload["integrity"], mu, logvar, labels, list(split.classes), blob, note,
-                             tuple(kl_per_dim(mu, logvar).tolist()), tuple(activity(mu).tolist()))
+                             kl, tuple(activity(mu).tolist()))
     snapshot.write(snap)
     for a in (mu, logvar, labels):
         a.flags.writeable = False
@@ -102,7 +103,7 @@ def _live_blob(_view, ident: str, pad_dims: tuple) -> bytes:
 
 
 def live_blob(view: snapshot.Snapshot, pad_dims: tuple) -> bytes:
-    """The live decoder's blob for a pad over other dims than the snapshot's (0, 1)."""
+    """The live decoder's blob for a pad over other dims than the snapshot's (its pad_dims)."""
     return _live_blob(view, view.ident, tuple(pad_dims))
 
 

@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer.backend import weights
+from explorer.backend import dims, weights
 from vae_core.sealed import file_digest
 
 CACHE_ENV = "VAE_EXPLORER_CACHE"  # where snapshots live (default: ~/.cache/vae-explorer)
-VERSION = 4  # of the snapshot layout; another version is rebuilt (3: sealed, sizes bounded; 4: KL per dim)
+VERSION = 5  # of the snapshot layout; another version is rebuilt (3: sealed, sizes bounded; 4: KL per dim;
+# 5: the blob's pad over the two dims with the most KL)
 MAGIC = b"VAESNAP\0"
 TEST_SIZES = {"mnist": 10_000, "fashion-mnist": 10_000}  # a snapshot holds every test digit, no more
 MAX_LATENT = 1024  # vae_core.model.MAX_LATENT_DIM (this module imports no torch)
@@ -49,7 +50,7 @@ class Snapshot:
     logvar: np.ndarray  # [N, D]
     labels: np.ndarray  # [N] int
     classes: list[str] = field(default_factory=list)
-    blob: bytes = b""  # live decoder weights for pad dims (0, 1) (explorer/live.py); empty: server decoding
+    blob: bytes = b""  # live decoder weights, the pad over pad_dims (explorer/live.py); empty: server decoding
     live_note: str = ""  # why a decoder the page could run is decoded by the server instead (its size)
     kl_dims: tuple = ()  # KL(q(z_u|x) || N(0, 1)) per dim over the test set, nats (vae_core.latents)
     activity: tuple = ()  # Cov_x(E_q[z_u]) per dim: above latents.ACTIVE_THRESHOLD a dim is active
@@ -65,6 +66,16 @@ class Snapshot:
     @property
     def live_supported(self) -> bool:
         return bool(self.blob)
+
+    @property
+    def pad_dims(self) -> tuple[int, int]:
+        """The two dims the pad starts on, and the blob's pad is over: the two carrying the most KL."""
+        return pad_dims_for(self.kl_dims)
+
+
+def pad_dims_for(kl_dims) -> tuple[int, int]:
+    """The two dims carrying the most KL, the most first ((0, 1) for a latent of 2 or less)."""
+    return (0, 1) if len(kl_dims) <= 2 else tuple(dims.by_kl(kl_dims)[:2])
 
 
 def ident_of(name: str, digest: str) -> str:

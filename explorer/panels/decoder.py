@@ -66,15 +66,15 @@ def live_decoder(view, pad_dims: tuple[int, int], *, remote: bool = False) -> No
 
     The blob only changes with the model, the pad dims or the mode, so Streamlit sends it once and a
     reference after that; the point goes apart (`point`, posted by the fragment), under 1 KB. The
-    blob for the first two dims comes from the snapshot (no torch); other pad dims are packed on
-    demand, and a server-decoding blob (no weights) needs no torch.
+    blob for the snapshot's pad dims (the two with the most KL) comes from the snapshot (no torch);
+    other pad dims are packed on demand, and a server-decoding blob (no weights) needs no torch.
     """
     d = view.latent_dim
     pad_dims = _pad(view, pad_dims)
     if remote:
         route.offer(view)
         blob = _remote_blob(view, view.ident, pad_dims, route.for_page())
-    elif pad_dims == (0, 1):
+    elif pad_dims == view.pad_dims:
         blob = view.blob
     else:  # torch: only for a pad over other dims
         blob = torch_side().live_blob(view, pad_dims)

@@ -67,7 +67,8 @@ def view_options(d: int) -> dict:
     """Map view: which plane, and the optional layers."""
     st.sidebar.header("Map")
     opts = {"mode": "axes", "i": 0, "j": 1}
-    if d > 2:
+    if d > 2:  # the pad's dims (state.reset_for: the two carrying the most KL), also on the PCA plane
+        opts.update(i=state.get(state.Key.DIM_I, 0), j=state.get(state.Key.DIM_J, 1))
         planes = {**link.PLANES, **{m: embed.METHODS[m][0] for m in embed.available()}}
         if state.get(state.Key.PLANE) not in planes.values():
             state.put(state.Key.PLANE, link.PLANES["pca"])
