@@ -39,7 +39,8 @@ def layer_costs(name: str) -> None:
     base = np.zeros(view.latent_dim)
     import plots
     figure = len(plots.latent_map(xy, view.labels, view.classes).to_json())
-    print(f"  {name}: the map's figure (its 10,000 points) is {figure:,} bytes of JSON, which a layer toggle does not re-send")
+    print(f"  {name}: the map's figure (its 10,000 points) is {figure:,} bytes of JSON, "
+          "which a layer toggle does not re-send")
     for kind in layers.KINDS:
         times, uri = [], ""
         for _ in range(5):
@@ -103,7 +104,8 @@ def browser(clicks: int) -> None:
             received.clear()
             page.get_by_text(label, exact=True).click()
             wait_idle(page, 1000)
-            print(f"  layer toggle to {label!r}: {sum(received):,} bytes received by the page in {len(received)} messages")
+            print(f"  layer toggle to {label!r}: {sum(received):,} bytes received by the page "
+                  f"in {len(received)} messages")
 
 
 def main() -> None:

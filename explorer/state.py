@@ -49,7 +49,7 @@ class Key:
     N_TEST = "n_test"  # how many test digits the checkpoint's snapshot holds
 
 
-VIEWS = ("Explore", "Canvas", "Interpolate", "Traverse")  # the page's views, in the switcher's order; the first by default
+VIEWS = ("Explore", "Canvas", "Interpolate", "Traverse")  # the switcher's order; the first is the default
 
 ss = st.session_state
 

@@ -75,8 +75,9 @@ def build_snapshot(name: str, path: str, digest: str) -> snapshot.Snapshot:
     kl = tuple(kl_per_dim(mu, logvar).tolist())
     blob, note = b"", over_page_budget(model.decoder)
     if weights.decoder_ops(model) is not None and not note:
-        blob = weights.pack_for(model, mu, labels, class_colors(len(split.classes)), ident=snapshot.ident_of(name, digest),
-                                pad_dims=snapshot.pad_dims_for(kl), fold_after=weights.FOLD_SLIDERS_AFTER)
+        blob = weights.pack_for(model, mu, labels, class_colors(len(split.classes)),
+                                ident=snapshot.ident_of(name, digest), pad_dims=snapshot.pad_dims_for(kl),
+                                fold_after=weights.FOLD_SLIDERS_AFTER)
     snap = snapshot.Snapshot(name, digest, dataset, dict(payload["config"]), dict(payload.get("metrics", {})),
                              payload["integrity"], mu, logvar, labels, list(split.classes), blob, note,
                              kl, tuple(activity(mu).tolist()))

@@ -89,8 +89,8 @@ def live_decoder(view, pad_dims: tuple[int, int], *, remote: bool = False) -> No
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _remote_blob(_view, ident: str, pad_dims: tuple, remote: dict) -> bytes:
-    return weights.pack_for(None, _view.mu, _view.labels, plots.class_colors(len(_view.classes)), ident=ident, pad_dims=pad_dims,
-                            fold_after=weights.FOLD_SLIDERS_AFTER, remote=remote)
+    return weights.pack_for(None, _view.mu, _view.labels, plots.class_colors(len(_view.classes)), ident=ident,
+                            pad_dims=pad_dims, fold_after=weights.FOLD_SLIDERS_AFTER, remote=remote)
 
 
 DIGIT_SCALE = 10  # 28 px -> 280 px, nearest neighbour

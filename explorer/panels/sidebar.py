@@ -83,7 +83,8 @@ def view_options(d: int) -> dict:
             opts["i"] = c1.selectbox("x axis", range(d), index=0, key=state.Key.DIM_I, format_func=lambda k: f"z{k}")
             opts["j"] = c2.selectbox("y axis", range(d), index=1, key=state.Key.DIM_J, format_func=lambda k: f"z{k}")
     linear = opts["mode"] in ("axes", "pca")
-    opts["underlay"] = st.sidebar.checkbox("Decoded canvas under the points", key=state.Key.UNDERLAY, disabled=not linear)
+    opts["underlay"] = st.sidebar.checkbox("Decoded canvas under the points", key=state.Key.UNDERLAY,
+                                           disabled=not linear)
     opts["contours"] = st.sidebar.checkbox("Prior contours (1, 2, 3σ)", key=state.Key.CONTOURS, disabled=not linear)
     opts["layer"] = st.sidebar.radio("Analysis layer", LAYER_NAMES, key=state.Key.LAYER, format_func=LAYER_NAMES.get,
                                      help=LAYER_HELP + (LAYER_HELP_SLICE if d > 2 else ""), disabled=not linear)
@@ -149,18 +150,6 @@ def _embedded(view: Snapshot, digest: str, method: str) -> np.ndarray | None:
         bar.empty()
     if xy is None:
         st.sidebar.error(f"The {name} plane could not be computed (the server log says why): the map shows PCA.")
-    return xy
-    name = embed.METHODS[method][0]
-    bar = st.progress(0.0, text=f"Computing the {name} plane of the {n:,} test digits (once per model)…")
-    try:
-        embed.compute(_view.mu, method, path, digest, lambda frac, line: bar.progress(frac, text=f"{name}: {line[:80]}"))
-        xy = embed.read(path, digest, method, n)
-    except (OSError, RuntimeError) as e:
-        log.warning("%s plane for %s failed: %s", name, _view.name, e)
-        xy = None
-    bar.empty()
-    if xy is None:
-        st.error(f"The {name} plane could not be computed (the server log says why): showing PCA.")
     return xy
 
 

@@ -92,8 +92,8 @@ def tab(view: Snapshot, use_live: bool) -> None:
         zs = grid_zs(view, z, span, n)
         image = images.inline(images.grid_png(decode(view, zs), nrow=n, padding=0))
     follows = base == "decoder" or bool(problem)  # a base that could not be had is the decoder's z too
-    _grid(key=state.Key.TRAVERSE, data=message(view, z, span, n, image, follows), on_pick_change=state.take_traverse_pick,
-          on_want_change=lambda: None)
+    _grid(key=state.Key.TRAVERSE, data=message(view, z, span, n, image, follows),
+          on_pick_change=state.take_traverse_pick, on_want_change=lambda: None)
     if image is None and state.traverse_state().get("want") == view.ident:
         _loader(key=state.Key.DECODER_LOADER, data=view.blob, height=0)
 

@@ -135,14 +135,16 @@ def test_the_tsne_plane_places_the_test_digits_and_the_cross_at_the_nearest(app_
         page.wait_for_function("document.querySelector('.js-plotly-plot')?._fullLayout", timeout=60_000)
         titles = page.evaluate("[document.querySelector('.js-plotly-plot')._fullLayout.xaxis.title.text]")
         assert titles == ["t-SNE 1"]
-        xs = page.evaluate("document.querySelector('.js-plotly-plot')._fullData.filter((t) => t.type === 'scattergl').map((t) => Array.from(t.x)).flat().length")
+        xs = page.evaluate("document.querySelector('.js-plotly-plot')._fullData"
+                           ".filter((t) => t.type === 'scattergl').map((t) => Array.from(t.x)).flat().length")
         assert xs == 10_000
         model, _ = load_checkpoint(path)
         with torch.no_grad():
             mu, _ = model.encode(data.load("mnist", False, ROOT / "data").floats())
         nearest = int((mu ** 2).sum(1).argmin())  # the test mean nearest z = 0
         page.wait_for_function("(document.querySelector('.js-plotly-plot').layout.shapes || []).length > 0")
-        shapes = page.evaluate("document.querySelector('.js-plotly-plot').layout.shapes.map((s) => [s.xanchor, s.yanchor])")
+        shapes = page.evaluate("document.querySelector('.js-plotly-plot').layout.shapes"
+                               ".map((s) => [s.xanchor, s.yanchor])")
         assert [pytest.approx(float(v), abs=1e-3) for v in xy[nearest]] in [list(s) for s in shapes]
         assert page.get_by_text("This plane has no inverse").count() == 1
 
