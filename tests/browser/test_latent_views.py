@@ -148,12 +148,3 @@ def test_the_tsne_plane_places_the_test_digits_and_the_cross_at_the_nearest(app_
         assert [pytest.approx(float(v), abs=1e-3) for v in xy[nearest]] in [list(s) for s in shapes]
         assert page.get_by_text("This plane has no inverse").count() == 1
 
-
-def test_a_bad_link_says_so_once_even_when_the_first_run_is_cut_short(app_url):
-    # the Traverse view asks for the decoder at once: a rerun that can cut the first run short
-    with chromium() as page:
-        open_page(page, f"{app_url}/?ckpt=checkpoints/z10.pt&tab=traverse&sel=99999")
-        toast = page.get_by_text("Part of this link did not fit and was left at its default: sel.")
-        toast.wait_for(timeout=30_000)
-        traversal(page)
-        assert page.get_by_test_id("traverse").count() == 1
