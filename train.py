@@ -3,9 +3,11 @@ import argparse
 import fcntl
 import json
 import os
+import signal
 import sys
 import time
 from dataclasses import asdict
+from itertools import islice
 from pathlib import Path
 
 import torch
@@ -15,13 +17,17 @@ from vae_core import data
 from vae_core.checkpoint import load_checkpoint, read_payload, save_checkpoint
 from vae_core.errors import CheckpointError, DataError
 from vae_core.figures import canvas, encode_all
+from vae_core.history import path_for as history_path
+from vae_core.history import thinned
 from vae_core.model import VAE, VAEConfig
+from vae_core.recording import Control, Recorder
 from vae_core.sealed import write_atomic
 from vae_core.training import (
     QUICK,
     NonFiniteLoss,
     TrainConfig,
     batches,
+    beta_at,
     evaluate,
     evaluate_iw,
     init_output_bias,
@@ -29,7 +35,6 @@ from vae_core.training import (
     make_optimizer,
     train_one_epoch,
 )
-
 
 # The conv variant's fully connected part: one layer of 256 between the convolutions and z. The MLP's
 # three layers there cost 34 s per epoch instead of 25 for the same test -ELBO after an epoch.
@@ -102,6 +107,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--output-bias", action=argparse.BooleanOptionalAction, default=tcfg.output_bias,
                    help="start the decoder's last bias at the logit of the mean training pixel")
     p.add_argument("--beta", type=float, default=tcfg.beta, help="KL weight")
+    p.add_argument("--kl-warmup", type=fraction, default=tcfg.kl_warmup,
+                   help="fraction of the steps over which the KL weight ramps up linearly to --beta (0 = none)")
     p.add_argument("--seed", type=int, default=tcfg.seed)
     p.add_argument("--subset", type=int, default=tcfg.subset,
                    help="train on the first N training images only, for a quick experiment (0 = all)")
@@ -111,6 +118,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--iw-samples", type=int, default=1000, help="k of the IW test bound at the end; 0 skips")
     p.add_argument("--export", type=Path, default=None,
                    help="also write a slim copy of the final model (no optimizer state) here, e.g. checkpoints/NAME.pt")
+    p.add_argument("--history", action=argparse.BooleanOptionalAction, default=True,
+                   help="record the run's history (OUT/model.history: the map's frames, curves and decodes) "
+                        "for the app's Train view and replay; it does not change the weights")
+    p.add_argument("--thin-history", type=positive_int, default=1, metavar="K",
+                   help="the --export copy's history keeps every K-th frame (and the first, the epochs' ends)")
     p.add_argument("--no-pictures", dest="pictures", action="store_false",
                    help="skip the reconstructions, loss curve, canvas and scatter at the end")
     p.add_argument("--data-root", type=Path, default=None, help=f"data folder (default: ${data.DATA_ROOT_ENV} or data/)")
@@ -150,7 +162,55 @@ def write_pictures(out: Path, model: VAE, test: data.Split, x_test: torch.Tensor
         fig.write_html(out / "scatter.html", include_plotlyjs="directory")
 
 
+_DATA: dict = {}  # (dataset, train, root) -> Split, loaded while a waiting worker waits
+
+
+def preloaded(dataset: str, train_split: bool, root) -> data.Split:
+    key = (dataset, train_split, str(root))
+    if key not in _DATA:
+        _DATA[key] = data.load(dataset, train_split, root)
+    return _DATA[key]
+
+
+WAIT_LIMIT = 600  # seconds a waiting worker waits for its job before it leaves
+
+
+def wait_for_job(job: Path, data_root) -> int:
+    """`train.py --wait-for JOB`: import torch and read MNIST now, then wait for JOB (JSON {"argv": [...],
+    "log": path}, written by the app's Train view) and run it, its output going to the log. The Train
+    view keeps one such worker waiting, so a Start's first frame does not wait for torch's import."""
+    parent = os.getppid()
+    try:
+        for split in (True, False):
+            preloaded("mnist", split, data_root)
+    except DataError:
+        pass  # the job's own load says so
+    deadline = time.monotonic() + WAIT_LIMIT
+    while not job.exists():
+        if time.monotonic() > deadline or os.getppid() != parent:  # nobody will send one
+            return 0
+        time.sleep(0.01)
+    try:
+        order = json.loads(job.read_text()[:100_000])
+        argv, log = [str(a) for a in order["argv"]], order.get("log")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        print(f"error: {job}: not a job ({e})", file=sys.stderr)
+        return 2
+    finally:
+        job.unlink(missing_ok=True)
+    if log:
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+    return main(argv)
+
+
 def main(argv=None) -> int:
+    raw = sys.argv[1:] if argv is None else list(argv)
+    if raw[:1] == ["--wait-for"] and len(raw) in (2, 4):
+        root = Path(raw[3]) if len(raw) == 4 and raw[2] == "--data-root" else None
+        return wait_for_job(Path(raw[1]), root)
     args = parse_args(argv)
     try:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -234,20 +294,35 @@ def resume_state(ckpt_path: Path, args) -> tuple[VAE, dict, TrainConfig]:
 
 
 def new_run(args) -> tuple[VAE, TrainConfig]:
-    """The model and the training config a fresh run starts from, as the arguments ask."""
+    """The model and the training config a fresh run starts from, as the arguments ask. The config's
+    bounds (vae_core/model.py: the loader's) are checked before anything is allocated."""
     tcfg = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        beta=args.beta, seed=args.seed, iw_samples=args.iw_samples, device=args.device,
-                       warmup=args.warmup, final_lr=args.final_lr, output_bias=args.output_bias, subset=args.subset)
+                       warmup=args.warmup, final_lr=args.final_lr, output_bias=args.output_bias, subset=args.subset,
+                       kl_warmup=args.kl_warmup)
     return VAE(VAEConfig(arch=args.arch, latent_dim=args.latent_dim, hidden=args.hidden)), tcfg
 
 
+_stopping = False  # SIGTERM (the app's Stop): finish the step, save, stop
+
+
+def _on_sigterm(signum, frame) -> None:
+    global _stopping
+    _stopping = True
+
+
+class Stopped(Exception):
+    """Raised between two steps when the run is asked to stop (SIGTERM or the control file)."""
+
+
 def train(args) -> int:
+    signal.signal(signal.SIGTERM, _on_sigterm)
     out: Path = args.out
     ckpt_path = out / "model.pt"
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     rows: list[dict] = []
-    start_epoch = 0
+    start_epoch, partial = 0, None
     if args.resume:
         try:
             model, payload, tcfg = resume_state(ckpt_path, args)
@@ -255,13 +330,18 @@ def train(args) -> int:
             print(f"error: cannot resume: {e}", file=sys.stderr)
             return 2
         start_epoch = payload["extra"]["epoch"]
+        partial = payload["extra"].get("partial")
         rows = list(payload["extra"]["history"])[:start_epoch]
         write_log(out, rows)  # a kill between the checkpoint and the log leaves no duplicate epoch
     else:
-        model, tcfg = new_run(args)
+        try:
+            model, tcfg = new_run(args)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     try:
-        train_split = data.load(tcfg.dataset, True, args.data_root)
-        test_split = data.load(tcfg.dataset, False, args.data_root)
+        train_split = preloaded(tcfg.dataset, True, args.data_root)
+        test_split = preloaded(tcfg.dataset, False, args.data_root)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -279,28 +359,74 @@ def train(args) -> int:
         optimizer.load_state_dict(payload["extra"]["optimizer"])
         gen.set_state(payload["extra"]["generator"].clone())
         torch.set_rng_state(payload["extra"]["torch_rng"].clone())
-        print(f"resuming {ckpt_path} at epoch {start_epoch + 1}/{tcfg.epochs}")
+        where = f"step {partial['steps']} of epoch {start_epoch + 1}" if partial else f"epoch {start_epoch + 1}"
+        print(f"resuming {ckpt_path} at {where}/{tcfg.epochs}")
     if start_epoch >= tcfg.epochs:
         print(f"{ckpt_path} already has {start_epoch} epochs; ask for more with --epochs")
         return 0
-    step = start_epoch * steps_per_epoch
+    step = start_epoch * steps_per_epoch + (partial["steps"] if partial else 0)
     print(f"{tcfg.dataset} {model.cfg.arch} z={model.cfg.latent_dim} hidden={model.cfg.hidden} "
           f"on {device}, {sum(p.numel() for p in model.parameters()):,} parameters -> {out}", flush=True)
+    recorder = None
+    if args.history:
+        settings = {"dataset": tcfg.dataset, "arch": model.cfg.arch, "latent_dim": model.cfg.latent_dim,
+                    "hidden": model.cfg.hidden, "beta": tcfg.beta, "kl_warmup": tcfg.kl_warmup,
+                    "batch_size": tcfg.batch_size, "lr": tcfg.lr, "seed": tcfg.seed, "classes": test_split.classes}
+        recorder = Recorder(history_path(ckpt_path), model, x_test, test_split.labels.numpy(), settings,
+                            steps_per_epoch, tcfg.epochs, resume_step=step if args.resume else None)
+        if not args.resume:
+            recorder.frame(0, {})  # the initial blob, before any step
+    control = Control(out / ".control")
 
     def schedule() -> float:
         nonlocal step
         step += 1
         return lr_at(step - 1, total_steps, tcfg.lr, tcfg.warmup, tcfg.final_lr)
 
+    def beta() -> float:
+        return beta_at(step - 1, total_steps, tcfg.beta, tcfg.kl_warmup)
+
     for epoch in range(start_epoch, tcfg.epochs):
         t0 = time.perf_counter()
+        epoch_gen = gen.get_state()  # a stop mid-epoch resumes this epoch's order from here
+        done = (partial["loss_sum"], partial["count"]) if partial else (0.0, 0)
+        skip = partial["steps"] if partial else 0
+        if partial:
+            gen.set_state(partial["generator"].clone())
+            epoch_gen = gen.get_state()
+        partial = None
+        progress = {"total": done[0], "count": done[1], "steps": skip}
+
+        def on_step(loss, nll, kl, total, count):
+            progress.update(total=total, count=count, steps=progress["steps"] + 1)
+            paused = control.cmd == "step"
+            if recorder is not None:
+                recorder.step(step, loss, nll, kl, optimizer.param_groups[0]["lr"], beta_at(step - 1, total_steps,
+                              tcfg.beta, tcfg.kl_warmup), force=paused)
+            if step < total_steps and step % steps_per_epoch and control.wait(lambda: _stopping) == "stop":
+                raise Stopped
+
         try:
-            train_loss = epoch_with_bar(model, batches(x_train, tcfg.batch_size, gen), optimizer, tcfg, schedule,
-                                        f"epoch {epoch + 1}/{tcfg.epochs}", steps_per_epoch)
+            train_loss = epoch_with_bar(model, islice(batches(x_train, tcfg.batch_size, gen), skip, None), optimizer,
+                                        tcfg, schedule, beta, f"epoch {epoch + 1}/{tcfg.epochs}", steps_per_epoch,
+                                        on_step, done)
         except NonFiniteLoss as e:
             print(f"error: epoch {epoch + 1}: {e}; stopped, {ckpt_path} keeps the last good epoch "
                   f"(try a lower --lr)", file=sys.stderr)
             return 1
+        except Stopped:
+            extra = {"epoch": epoch, "train_config": asdict(tcfg), "history": rows,
+                     "optimizer": optimizer.state_dict(), "generator": epoch_gen, "torch_rng": torch.get_rng_state(),
+                     "partial": {"steps": progress["steps"], "loss_sum": progress["total"], "count": progress["count"],
+                                 "generator": epoch_gen}}
+            metrics = test_metrics_summary(rows) if rows else {"epochs": epoch}
+            save_checkpoint(ckpt_path, model, dataset=tcfg.dataset, metrics=metrics, extra=extra)
+            if recorder is not None:
+                recorder.stop(step, "stopped")
+            print(f"stopped at step {step} (epoch {epoch + 1}, step {progress['steps']} of {steps_per_epoch}); "
+                  f"{ckpt_path} holds it; continue with: python train.py --out {out} --resume --epochs {tcfg.epochs}",
+                  flush=True)
+            return 0
         seconds = time.perf_counter() - t0
         torch_rng = torch.get_rng_state()  # evaluation draws noise too; keep training's stream intact
         test_metrics = evaluate(model, x_test)
@@ -311,21 +437,40 @@ def train(args) -> int:
         extra = {"epoch": epoch + 1, "train_config": asdict(tcfg), "history": rows,
                  "optimizer": optimizer.state_dict(), "generator": gen.get_state(),
                  "torch_rng": torch.get_rng_state()}
+        if recorder is not None:
+            recorder.epoch(epoch + 1, step, row)
         save_checkpoint(ckpt_path, model, dataset=tcfg.dataset, metrics=test_metrics_summary(rows), extra=extra)
         write_log(out, rows)
         print(f"epoch {epoch + 1:3d}/{tcfg.epochs}  train -ELBO {train_loss:7.2f}  test -ELBO "
               f"{row['test_neg_elbo']:7.2f} (NLL {row['test_nll']:.2f} + KL {row['test_kl']:.2f})  {seconds:5.1f} s",
               flush=True)
+        if epoch + 1 < tcfg.epochs and control.wait(lambda: _stopping) == "stop":  # a stop asked at an epoch's end
+            if recorder is not None:
+                recorder.stop(step, "stopped")
+            print(f"stopped after epoch {epoch + 1}; continue with: python train.py --out {out} --resume "
+                  f"--epochs {tcfg.epochs}", flush=True)
+            return 0
 
-    return finish(args, model, tcfg, rows, extra, test_split, x_test)
+    code = finish(args, model, tcfg, rows, extra, test_split, x_test)
+    if recorder is not None and code == 0:
+        recorder.stop(step, "finished")
+        if args.export is not None and recorder.on:  # a shipped model's replay lies beside it
+            write_atomic(history_path(args.export), [thinned(history_path(ckpt_path), args.thin_history)])
+    return code
 
 
-def epoch_with_bar(model: VAE, batches, optimizer, tcfg: TrainConfig, schedule, desc: str, steps: int) -> float:
+def epoch_with_bar(model: VAE, batches, optimizer, tcfg: TrainConfig, schedule, beta, desc: str, steps: int,
+                   on_step=None, start=(0.0, 0)) -> float:
     """One epoch with a live bar on a terminal only; in a log the epoch lines are the progress."""
     bar = tqdm(total=steps, desc=desc, leave=False, unit="step", disable=None)
+
+    def report(loss, *rest):
+        bar.update()
+        bar.set_postfix(loss=f"{loss:.1f}")
+        if on_step is not None:
+            on_step(loss, *rest)
     try:
-        return train_one_epoch(model, batches, optimizer, tcfg.beta, schedule,
-                               on_step=lambda loss: (bar.update(), bar.set_postfix(loss=f"{loss:.1f}")))
+        return train_one_epoch(model, batches, optimizer, beta, schedule, on_step=report, start=start)
     finally:
         bar.close()
 

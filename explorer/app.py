@@ -26,7 +26,17 @@ else:
     st.title("VAE latent-space explorer")  # a person's first sight is the app, not a blank page
 
     from explorer import link, state  # noqa: E402  (plotly and numpy: no torch before the first page)
-    from explorer.panels import canvas, decoder, interpolation, latent_map, selection, sidebar, traverse, your_digit  # noqa: E402
+    from explorer.panels import (  # noqa: E402
+        canvas,
+        decoder,
+        interpolation,
+        latent_map,
+        selection,
+        sidebar,
+        train,
+        traverse,
+        your_digit,
+    )
 
 _IMPORTED, _IMPORTED_AT = time.perf_counter(), time.time()
 TIMING = bool(os.environ.get("VAE_EXPLORER_TIMING"))  # stderr lines for bench/app_speed.py
@@ -64,7 +74,8 @@ def decoder_panel(view, proj, opts, use_live: bool) -> None:
 
 VIEWS = dict(zip(state.VIEWS, (explore_tab, lambda view, *_: canvas.tab(view),
                                lambda view, *_: interpolation.tab(view),
-                               lambda view, proj, opts, use_live: traverse.tab(view, use_live)))) if PAGE else {}
+                               lambda view, proj, opts, use_live: traverse.tab(view, use_live),
+                               lambda view, *_: train.tab(view)))) if PAGE else {}
 
 
 def main() -> None:

@@ -47,9 +47,11 @@ class Key:
     LAYER = "layer"  # the map's analysis layer (none, holes, magnification)
     NEAR, FULL_RERUN = "near", "full_rerun"  # the drawing's nearest test digits; a fragment asks for the whole page
     N_TEST = "n_test"  # how many test digits the checkpoint's snapshot holds
+    TRAIN_VIEW, TRAIN_WATCH, TRAIN_SEQ = "train_view", "train_watch", "train_seq"  # the Train view's picture;
+    TRAIN_STARTED = "train_started"  # the history watched; the control file's sequence; this session's last Start
 
 
-VIEWS = ("Explore", "Canvas", "Interpolate", "Traverse")  # the switcher's order; the first is the default
+VIEWS = ("Explore", "Canvas", "Interpolate", "Traverse", "Train")  # the switcher's order; the first is the default
 
 ss = st.session_state
 

@@ -20,6 +20,7 @@ class TrainConfig:
     final_lr: float = 0.05  # the cosine ends at lr * final_lr
     output_bias: bool = False  # start the decoder's last bias at logit(mean training pixel)
     beta: float = 1.0  # KL weight (1 = the true ELBO)
+    kl_warmup: float = 0.0  # fraction of the run's steps over which the KL weight ramps up to beta
     seed: int = 0  # seeds init, shuffling and sampling
     subset: int = 0  # train on the first `subset` training images only (0 = all of them)
     iw_samples: int = 1000  # k of the importance-weighted test bound at the end (0 = skip)
@@ -75,25 +76,30 @@ def init_output_bias(model: VAE, x: torch.Tensor) -> None:
 
 
 def train_one_epoch(model: VAE, batches: Iterator[torch.Tensor], optimizer: torch.optim.Optimizer,
-                    beta: float = 1.0, schedule: Callable[[], float] | None = None,
-                    on_step: Callable[[float], None] | None = None, fused: bool = True) -> float:
+                    beta: float | Callable[[], float] = 1.0, schedule: Callable[[], float] | None = None,
+                    on_step: Callable[..., None] | None = None, fused: bool = True,
+                    start: tuple[float, int] = (0.0, 0)) -> float:
     """One pass of Adam steps on -ELBO. Returns the mean training -ELBO, nats per image.
 
-    `schedule()` (optional) gives the learning rate before each step; `on_step(loss)` reports.
+    `schedule()` (optional) gives the learning rate before each step, `beta` the KL weight (a number,
+    or a callable giving it before each step: a KL warm-up); `on_step(loss, nll, kl, total, count)`
+    reports after each step (the running sum and image count so far). `start`: the sum and count of
+    the steps of this epoch done before a stop, when it resumes mid-epoch.
     An MLP trains through vae_core/fused.py's hand-written step unless `fused` is False (autograd,
     the same maths: kept for the conv variant and for comparison).
     """
     model.train()
     step = MLPStep(model) if fused and supports(model) else None
-    total, count = 0.0, 0
+    total, count = start
     for xb in batches:
         if schedule is not None:
             for group in optimizer.param_groups:
                 group["lr"] = schedule()
+        b = beta() if callable(beta) else beta
         if step is not None:
-            loss = step(xb, beta)[0]
+            loss, nll, kl = step(xb, b)
         else:
-            loss, _, _ = neg_elbo(model, xb, beta)
+            loss, nll, kl = neg_elbo(model, xb, b)
         if not torch.isfinite(loss):
             raise NonFiniteLoss(f"loss became {loss.item()} after {count} images this epoch")
         if step is None:
@@ -104,8 +110,15 @@ def train_one_epoch(model: VAE, batches: Iterator[torch.Tensor], optimizer: torc
         total += value * len(xb)
         count += len(xb)
         if on_step is not None:
-            on_step(value)
+            on_step(value, float(nll), float(kl), total, count)
     return total / max(count, 1)
+
+
+def beta_at(step: int, total: int, beta: float, warmup: float = 0.0) -> float:
+    """The KL weight before step `step` of `total`: a linear ramp from beta / ramp up to beta over the
+    first warmup * total steps (a KL warm-up, Bowman et al. 2016), then beta."""
+    ramp = warmup * total
+    return beta * min(1.0, (step + 1) / ramp) if step < ramp else beta
 
 
 @torch.no_grad()

@@ -111,5 +111,57 @@ async def handle(request):
     return Response(body, media_type="application/octet-stream", headers={"Cache-Control": "no-store"})
 
 
+# The Train view's history route: the page asks for a run's history from the byte it has up to
+# (GET <base>/api/vae/history?h=<runs/NAME/model.history | checkpoints/NAME.history>&from=<offset>) and
+# gets the whole, checked records after it (at most CHUNK bytes; header X-More: 1 when there are more,
+# X-Live: 1 while its train.py runs). A replay is fetched once; a live run is asked again every
+# ~150 ms, each answer only what is new. 404: no such history (yet); 422: damaged, one line.
+HISTORY_PATH = "api/vae/history"
+CHUNK = 4 << 20
+
+
+def history_url() -> str:
+    return url()[: -len(PATH)] + HISTORY_PATH
+
+
+def history_chunk(rel: str, offset: int) -> tuple[bytes, bool, bool]:
+    """(records from offset, more to come, live) of a history; ValueError / history.HistoryError."""
+    from explorer.backend import trainer
+    from vae_core import history
+    path = trainer.history_file(rel)
+    live = rel.startswith("runs/") and trainer.pid_alive(path.parent) is not None
+    with open(path, "rb") as f:
+        size = f.seek(0, 2)
+        if size > history.MAX_BYTES:
+            raise history.HistoryError(f"{size >> 20} MB, over the {history.MAX_BYTES >> 20} MB a history may be")
+        if not 0 <= offset <= size:
+            raise ValueError("from: past the end")
+        f.seek(offset)
+        buf = f.read(min(size - offset, CHUNK + (1 << 20)))
+    start = 0
+    if offset == 0:
+        if not buf.startswith(history.MAGIC):
+            raise history.HistoryError("not a run history")
+        start = len(history.MAGIC)
+    _, end = history.parse(buf, start, final=False, limit=CHUNK)
+    return buf[:end], offset + end < size and end >= CHUNK - (1 << 20), live  # stopped by CHUNK, not by a torn end
+
+
+async def handle_history(request):
+    from vae_core.history import HistoryError
+    q = request.query_params
+    try:
+        offset = int(q.get("from", "0"))
+        body, more, live = await run_in_threadpool(history_chunk, q.get("h", ""), offset)
+    except FileNotFoundError:
+        return PlainTextResponse("no history yet", status_code=404)
+    except HistoryError as e:
+        return PlainTextResponse(f"this history is damaged: {e}", status_code=422)
+    except (ValueError, OSError):
+        return PlainTextResponse("not a history this server offers", status_code=404)
+    return Response(body, media_type="application/octet-stream",
+                    headers={"Cache-Control": "no-store", "X-More": str(int(more)), "X-Live": str(int(live))})
+
+
 def routes() -> list:
-    return [Route(url(), handle, methods=["GET"])]
+    return [Route(url(), handle, methods=["GET"]), Route(history_url(), handle_history, methods=["GET"])]

@@ -18,8 +18,8 @@ import torch
 from testkit import ROOT
 from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.errors import CheckpointError
-from vae_core.sealed import FOOTER, MAGIC
 from vae_core.model import VAE, VAEConfig
+from vae_core.sealed import FOOTER, MAGIC
 
 
 def test_round_trip_gives_identical_outputs(tmp_path, tiny_model, images):
