@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict
 from itertools import islice
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from tqdm import tqdm
@@ -315,148 +316,177 @@ class Stopped(Exception):
     """Raised between two steps when the run is asked to stop (SIGTERM or the control file)."""
 
 
-def train(args) -> int:
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    out: Path = args.out
-    ckpt_path = out / "model.pt"
+class Refused(Exception):
+    """A run that cannot start: the exit code and one line."""
+
+    def __init__(self, code: int, line: str):
+        super().__init__(line)
+        self.code = code
+
+
+def prepare(args) -> SimpleNamespace:
+    """Everything a run needs before its first step: the model (new or resumed), data, optimizer,
+    the step counter and schedules, the history recorder, the control file."""
+    r = SimpleNamespace(out=args.out, ckpt_path=args.out / "model.pt", rows=[], start_epoch=0, partial=None,
+                        payload=None)
     torch.manual_seed(args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
-    rows: list[dict] = []
-    start_epoch, partial = 0, None
+    r.gen = torch.Generator().manual_seed(args.seed)
     if args.resume:
         try:
-            model, payload, tcfg = resume_state(ckpt_path, args)
+            r.model, r.payload, r.tcfg = resume_state(r.ckpt_path, args)
         except CheckpointError as e:
-            print(f"error: cannot resume: {e}", file=sys.stderr)
-            return 2
-        start_epoch = payload["extra"]["epoch"]
-        partial = payload["extra"].get("partial")
-        rows = list(payload["extra"]["history"])[:start_epoch]
-        write_log(out, rows)  # a kill between the checkpoint and the log leaves no duplicate epoch
+            raise Refused(2, f"cannot resume: {e}") from None
+        r.start_epoch = r.payload["extra"]["epoch"]
+        r.partial = r.payload["extra"].get("partial")
+        r.rows = list(r.payload["extra"]["history"])[:r.start_epoch]
+        write_log(r.out, r.rows)  # a kill between the checkpoint and the log leaves no duplicate epoch
     else:
         try:
-            model, tcfg = new_run(args)
+            r.model, r.tcfg = new_run(args)
         except ValueError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+            raise Refused(2, str(e)) from None
     try:
-        train_split = preloaded(tcfg.dataset, True, args.data_root)
-        test_split = preloaded(tcfg.dataset, False, args.data_root)
+        train_split = preloaded(r.tcfg.dataset, True, args.data_root)
+        r.test_split = preloaded(r.tcfg.dataset, False, args.data_root)
     except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    device = torch.device(tcfg.device)
-    x_train, x_test = train_split.floats().to(device), test_split.floats().to(device)
-    if tcfg.subset:
-        x_train = x_train[:tcfg.subset]
-    if tcfg.output_bias and not args.resume:
-        init_output_bias(model, x_train)
-    model.to(device)
-    optimizer = make_optimizer(model, tcfg.lr)
-    steps_per_epoch = -(-len(x_train) // tcfg.batch_size)
-    total_steps = tcfg.epochs * steps_per_epoch
+        raise Refused(2, str(e)) from None
+    device = torch.device(r.tcfg.device)
+    r.x_train, r.x_test = train_split.floats().to(device), r.test_split.floats().to(device)
+    if r.tcfg.subset:
+        r.x_train = r.x_train[:r.tcfg.subset]
+    if r.tcfg.output_bias and not args.resume:
+        init_output_bias(r.model, r.x_train)
+    r.model.to(device)
+    r.optimizer = make_optimizer(r.model, r.tcfg.lr)
+    r.steps_per_epoch = -(-len(r.x_train) // r.tcfg.batch_size)
+    r.total_steps = r.tcfg.epochs * r.steps_per_epoch
     if args.resume:
-        optimizer.load_state_dict(payload["extra"]["optimizer"])
-        gen.set_state(payload["extra"]["generator"].clone())
-        torch.set_rng_state(payload["extra"]["torch_rng"].clone())
-        where = f"step {partial['steps']} of epoch {start_epoch + 1}" if partial else f"epoch {start_epoch + 1}"
-        print(f"resuming {ckpt_path} at {where}/{tcfg.epochs}")
-    if start_epoch >= tcfg.epochs:
-        print(f"{ckpt_path} already has {start_epoch} epochs; ask for more with --epochs")
+        extra = r.payload["extra"]
+        r.optimizer.load_state_dict(extra["optimizer"])
+        r.gen.set_state(extra["generator"].clone())
+        torch.set_rng_state(extra["torch_rng"].clone())
+        where = f"step {r.partial['steps']} of epoch {r.start_epoch + 1}" if r.partial else f"epoch {r.start_epoch + 1}"
+        print(f"resuming {r.ckpt_path} at {where}/{r.tcfg.epochs}")
+    r.step = r.start_epoch * r.steps_per_epoch + (r.partial["steps"] if r.partial else 0)
+    r.control, r.recorder = Control(r.out / ".control"), None
+    return r
+
+
+def start_recording(args, r: SimpleNamespace) -> None:
+    if not args.history:
+        return
+    t, m = r.tcfg, r.model.cfg
+    settings = {"dataset": t.dataset, "arch": m.arch, "latent_dim": m.latent_dim, "hidden": m.hidden, "beta": t.beta,
+                "kl_warmup": t.kl_warmup, "batch_size": t.batch_size, "lr": t.lr, "seed": t.seed,
+                "classes": r.test_split.classes}
+    r.recorder = Recorder(history_path(r.ckpt_path), r.model, r.x_test, r.test_split.labels.numpy(), settings,
+                          r.steps_per_epoch, t.epochs, resume_step=r.step if args.resume else None)
+    if not args.resume:
+        r.recorder.frame(0, {})  # the initial blob, before any step
+
+
+def train(args) -> int:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        r = prepare(args)
+    except Refused as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.code
+    if r.start_epoch >= r.tcfg.epochs:
+        print(f"{r.ckpt_path} already has {r.start_epoch} epochs; ask for more with --epochs")
         return 0
-    step = start_epoch * steps_per_epoch + (partial["steps"] if partial else 0)
-    print(f"{tcfg.dataset} {model.cfg.arch} z={model.cfg.latent_dim} hidden={model.cfg.hidden} "
-          f"on {device}, {sum(p.numel() for p in model.parameters()):,} parameters -> {out}", flush=True)
-    recorder = None
-    if args.history:
-        settings = {"dataset": tcfg.dataset, "arch": model.cfg.arch, "latent_dim": model.cfg.latent_dim,
-                    "hidden": model.cfg.hidden, "beta": tcfg.beta, "kl_warmup": tcfg.kl_warmup,
-                    "batch_size": tcfg.batch_size, "lr": tcfg.lr, "seed": tcfg.seed, "classes": test_split.classes}
-        recorder = Recorder(history_path(ckpt_path), model, x_test, test_split.labels.numpy(), settings,
-                            steps_per_epoch, tcfg.epochs, resume_step=step if args.resume else None)
-        if not args.resume:
-            recorder.frame(0, {})  # the initial blob, before any step
-    control = Control(out / ".control")
+    print(f"{r.tcfg.dataset} {r.model.cfg.arch} z={r.model.cfg.latent_dim} hidden={r.model.cfg.hidden} on "
+          f"{r.tcfg.device}, {sum(p.numel() for p in r.model.parameters()):,} parameters -> {r.out}", flush=True)
+    start_recording(args, r)
+    for epoch in range(r.start_epoch, r.tcfg.epochs):
+        code = run_epoch(r, epoch)
+        if code is not None:
+            return code
+    code = finish(args, r.model, r.tcfg, r.rows, r.extra, r.test_split, r.x_test)
+    if r.recorder is not None and code == 0:
+        r.recorder.stop(r.step, "finished")
+        if args.export is not None and r.recorder.on:  # a shipped model's replay lies beside it
+            write_atomic(history_path(args.export), [thinned(history_path(r.ckpt_path), args.thin_history)])
+    return code
+
+
+def run_epoch(r: SimpleNamespace, epoch: int) -> int | None:
+    """One epoch (or what is left of a stopped one), saved; an exit code when the run ends here."""
+    t, spe = r.tcfg, r.steps_per_epoch
 
     def schedule() -> float:
-        nonlocal step
-        step += 1
-        return lr_at(step - 1, total_steps, tcfg.lr, tcfg.warmup, tcfg.final_lr)
+        r.step += 1
+        return lr_at(r.step - 1, r.total_steps, t.lr, t.warmup, t.final_lr)
 
     def beta() -> float:
-        return beta_at(step - 1, total_steps, tcfg.beta, tcfg.kl_warmup)
+        return beta_at(r.step - 1, r.total_steps, t.beta, t.kl_warmup)
 
-    for epoch in range(start_epoch, tcfg.epochs):
-        t0 = time.perf_counter()
-        epoch_gen = gen.get_state()  # a stop mid-epoch resumes this epoch's order from here
-        done = (partial["loss_sum"], partial["count"]) if partial else (0.0, 0)
-        skip = partial["steps"] if partial else 0
-        if partial:
-            gen.set_state(partial["generator"].clone())
-            epoch_gen = gen.get_state()
-        partial = None
-        progress = {"total": done[0], "count": done[1], "steps": skip}
+    t0 = time.perf_counter()
+    if r.partial:
+        r.gen.set_state(r.partial["generator"].clone())
+    epoch_gen = r.gen.get_state()  # a stop mid-epoch resumes this epoch's order from here
+    done = (r.partial["loss_sum"], r.partial["count"]) if r.partial else (0.0, 0)
+    skip = r.partial["steps"] if r.partial else 0
+    r.partial = None
+    progress = {"total": done[0], "count": done[1], "steps": skip}
 
-        def on_step(loss, nll, kl, total, count):
-            progress.update(total=total, count=count, steps=progress["steps"] + 1)
-            paused = control.cmd == "step"
-            if recorder is not None:
-                recorder.step(step, loss, nll, kl, optimizer.param_groups[0]["lr"], beta_at(step - 1, total_steps,
-                              tcfg.beta, tcfg.kl_warmup), force=paused)
-            if step < total_steps and step % steps_per_epoch and control.wait(lambda: _stopping) == "stop":
-                raise Stopped
+    def on_step(loss, nll, kl, total, count):
+        progress.update(total=total, count=count, steps=progress["steps"] + 1)
+        if r.recorder is not None:
+            r.recorder.step(r.step, loss, nll, kl, r.optimizer.param_groups[0]["lr"], beta_at(
+                r.step - 1, r.total_steps, t.beta, t.kl_warmup), force=r.control.cmd == "step")
+        if r.step < r.total_steps and r.step % spe and r.control.wait(lambda: _stopping) == "stop":
+            raise Stopped
 
-        try:
-            train_loss = epoch_with_bar(model, islice(batches(x_train, tcfg.batch_size, gen), skip, None), optimizer,
-                                        tcfg, schedule, beta, f"epoch {epoch + 1}/{tcfg.epochs}", steps_per_epoch,
-                                        on_step, done)
-        except NonFiniteLoss as e:
-            print(f"error: epoch {epoch + 1}: {e}; stopped, {ckpt_path} keeps the last good epoch "
-                  f"(try a lower --lr)", file=sys.stderr)
-            return 1
-        except Stopped:
-            extra = {"epoch": epoch, "train_config": asdict(tcfg), "history": rows,
-                     "optimizer": optimizer.state_dict(), "generator": epoch_gen, "torch_rng": torch.get_rng_state(),
-                     "partial": {"steps": progress["steps"], "loss_sum": progress["total"], "count": progress["count"],
-                                 "generator": epoch_gen}}
-            metrics = test_metrics_summary(rows) if rows else {"epochs": epoch}
-            save_checkpoint(ckpt_path, model, dataset=tcfg.dataset, metrics=metrics, extra=extra)
-            if recorder is not None:
-                recorder.stop(step, "stopped")
-            print(f"stopped at step {step} (epoch {epoch + 1}, step {progress['steps']} of {steps_per_epoch}); "
-                  f"{ckpt_path} holds it; continue with: python train.py --out {out} --resume --epochs {tcfg.epochs}",
-                  flush=True)
-            return 0
-        seconds = time.perf_counter() - t0
-        torch_rng = torch.get_rng_state()  # evaluation draws noise too; keep training's stream intact
-        test_metrics = evaluate(model, x_test)
-        torch.set_rng_state(torch_rng)
-        row = {"epoch": epoch + 1, "train_neg_elbo": train_loss, "test_neg_elbo": test_metrics["neg_elbo"],
-               "test_nll": test_metrics["nll"], "test_kl": test_metrics["kl"], "seconds": seconds}
-        rows.append(row)
-        extra = {"epoch": epoch + 1, "train_config": asdict(tcfg), "history": rows,
-                 "optimizer": optimizer.state_dict(), "generator": gen.get_state(),
-                 "torch_rng": torch.get_rng_state()}
-        if recorder is not None:
-            recorder.epoch(epoch + 1, step, row)
-        save_checkpoint(ckpt_path, model, dataset=tcfg.dataset, metrics=test_metrics_summary(rows), extra=extra)
-        write_log(out, rows)
-        print(f"epoch {epoch + 1:3d}/{tcfg.epochs}  train -ELBO {train_loss:7.2f}  test -ELBO "
-              f"{row['test_neg_elbo']:7.2f} (NLL {row['test_nll']:.2f} + KL {row['test_kl']:.2f})  {seconds:5.1f} s",
-              flush=True)
-        if epoch + 1 < tcfg.epochs and control.wait(lambda: _stopping) == "stop":  # a stop asked at an epoch's end
-            if recorder is not None:
-                recorder.stop(step, "stopped")
-            print(f"stopped after epoch {epoch + 1}; continue with: python train.py --out {out} --resume "
-                  f"--epochs {tcfg.epochs}", flush=True)
-            return 0
+    try:
+        train_loss = epoch_with_bar(r.model, islice(batches(r.x_train, t.batch_size, r.gen), skip, None), r.optimizer,
+                                    t, schedule, beta, f"epoch {epoch + 1}/{t.epochs}", spe, on_step, done)
+    except NonFiniteLoss as e:
+        print(f"error: epoch {epoch + 1}: {e}; stopped, {r.ckpt_path} keeps the last good epoch "
+              f"(try a lower --lr)", file=sys.stderr)
+        return 1
+    except Stopped:
+        return save_stopped(r, epoch, progress, epoch_gen)
+    seconds = time.perf_counter() - t0
+    torch_rng = torch.get_rng_state()  # evaluation draws noise too; keep training's stream intact
+    test_metrics = evaluate(r.model, r.x_test)
+    torch.set_rng_state(torch_rng)
+    row = {"epoch": epoch + 1, "train_neg_elbo": train_loss, "test_neg_elbo": test_metrics["neg_elbo"],
+           "test_nll": test_metrics["nll"], "test_kl": test_metrics["kl"], "seconds": seconds}
+    r.rows.append(row)
+    r.extra = {"epoch": epoch + 1, "train_config": asdict(t), "history": r.rows,
+               "optimizer": r.optimizer.state_dict(), "generator": r.gen.get_state(), "torch_rng": torch.get_rng_state()}
+    if r.recorder is not None:
+        r.recorder.epoch(epoch + 1, r.step, row)
+    save_checkpoint(r.ckpt_path, r.model, dataset=t.dataset, metrics=test_metrics_summary(r.rows), extra=r.extra)
+    write_log(r.out, r.rows)
+    print(f"epoch {epoch + 1:3d}/{t.epochs}  train -ELBO {train_loss:7.2f}  test -ELBO "
+          f"{row['test_neg_elbo']:7.2f} (NLL {row['test_nll']:.2f} + KL {row['test_kl']:.2f})  {seconds:5.1f} s",
+          flush=True)
+    if epoch + 1 < t.epochs and r.control.wait(lambda: _stopping) == "stop":  # a stop asked at an epoch's end
+        if r.recorder is not None:
+            r.recorder.stop(r.step, "stopped")
+        print(f"stopped after epoch {epoch + 1}; continue with: python train.py --out {r.out} --resume "
+              f"--epochs {t.epochs}", flush=True)
+        return 0
+    return None
 
-    code = finish(args, model, tcfg, rows, extra, test_split, x_test)
-    if recorder is not None and code == 0:
-        recorder.stop(step, "finished")
-        if args.export is not None and recorder.on:  # a shipped model's replay lies beside it
-            write_atomic(history_path(args.export), [thinned(history_path(ckpt_path), args.thin_history)])
-    return code
+
+def save_stopped(r: SimpleNamespace, epoch: int, progress: dict, epoch_gen: torch.Tensor) -> int:
+    """A stop mid-epoch: the checkpoint holds the weights, the optimizer and where in the epoch's order
+    the run was, so --resume goes on bit for bit as if it had not stopped."""
+    extra = {"epoch": epoch, "train_config": asdict(r.tcfg), "history": r.rows, "optimizer": r.optimizer.state_dict(),
+             "generator": epoch_gen, "torch_rng": torch.get_rng_state(),
+             "partial": {"steps": progress["steps"], "loss_sum": progress["total"], "count": progress["count"],
+                         "generator": epoch_gen}}
+    metrics = test_metrics_summary(r.rows) if r.rows else {"epochs": epoch}
+    save_checkpoint(r.ckpt_path, r.model, dataset=r.tcfg.dataset, metrics=metrics, extra=extra)
+    if r.recorder is not None:
+        r.recorder.stop(r.step, "stopped")
+    print(f"stopped at step {r.step} (epoch {epoch + 1}, step {progress['steps']} of {r.steps_per_epoch}); "
+          f"{r.ckpt_path} holds it; continue with: python train.py --out {r.out} --resume --epochs {r.tcfg.epochs}",
+          flush=True)
+    return 0
 
 
 def epoch_with_bar(model: VAE, batches, optimizer, tcfg: TrainConfig, schedule, beta, desc: str, steps: int,

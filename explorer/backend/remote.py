@@ -24,8 +24,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from streamlit import config
 
+from explorer.backend import trainer
 from explorer.backend.infer import decode
 from explorer.backend.projection import slider_ranges
+from vae_core import history
 from vae_core.errors import CheckpointError
 
 PATH = "api/vae/decode"
@@ -126,8 +128,6 @@ def history_url() -> str:
 
 def history_chunk(rel: str, offset: int) -> tuple[bytes, bool, bool]:
     """(records from offset, more to come, live) of a history; ValueError / history.HistoryError."""
-    from explorer.backend import trainer
-    from vae_core import history
     path = trainer.history_file(rel)
     live = rel.startswith("runs/") and trainer.pid_alive(path.parent) is not None
     with open(path, "rb") as f:
@@ -148,14 +148,13 @@ def history_chunk(rel: str, offset: int) -> tuple[bytes, bool, bool]:
 
 
 async def handle_history(request):
-    from vae_core.history import HistoryError
     q = request.query_params
     try:
         offset = int(q.get("from", "0"))
         body, more, live = await run_in_threadpool(history_chunk, q.get("h", ""), offset)
     except FileNotFoundError:
         return PlainTextResponse("no history yet", status_code=404)
-    except HistoryError as e:
+    except history.HistoryError as e:
         return PlainTextResponse(f"this history is damaged: {e}", status_code=422)
     except (ValueError, OSError):
         return PlainTextResponse("not a history this server offers", status_code=404)

@@ -22,7 +22,7 @@ export function parseRecords(buf, skipMagic, into) {
   let at = skipMagic ? 8 : 0;
   while (at + 16 <= buf.byteLength) {
     const kind = String.fromCharCode(...bytes.subarray(at, at + 4));
-    const nmeta = view.getUint32(at + 4, true), ndata = view.getUint32(at + 8, true);
+    const nmeta = view.getUint32(at + 4, true);
     const meta = JSON.parse(new TextDecoder().decode(bytes.subarray(at + 16, at + 16 + nmeta)));
     let off = at + 16 + nmeta;
     const arrays = {};
@@ -55,6 +55,13 @@ class Run {
       else if (r.kind === "EPOC") this.epochs.push(r);
       else if (r.kind === "STOP") this.stop = r;
     }
+  }
+  take(buf) { // a route answer: whole records after what the page has
+    const records = [];
+    parseRecords(buf, this.offset === 0, records);
+    this.offset += buf.byteLength;
+    this.add(records);
+    return records;
   }
   imageAt(k) { // the latest grid of decodes at or before frame k
     for (let i = Math.min(k, this.frames.length - 1); i >= 0; i--) if (this.frames[i].arrays.img) return this.frames[i];
@@ -175,6 +182,19 @@ function statusText(run, k, live) {
   return text;
 }
 
+// what changes only with the frame shown: the curves' cursor, KL per dim, the decodes, the status line
+function drawSide(ui, run, k, live) {
+  ui.shown = k; ui.shownFrames = run.frames.length;
+  drawCurves(ui, run, k);
+  drawKl(ui, run.frames[k]);
+  const img = run.imageAt(k), at = img ? img.meta.step : "–";
+  if (img) drawGrid(ui, img, run.run.meta.grid_n);
+  ui.cap.textContent = run.run.meta.grid === "canvas" ? `Decoded on a mesh over ±2 (the seed's canvas), step ${at}`
+    : `${run.run.meta.grid_n ** 2} fixed prior samples decoded, step ${at}`;
+  ui.status.textContent = statusText(run, k, live);
+  ui.status.dataset.step = String(run.frames[k].meta.step);
+}
+
 const views = new WeakMap(); // parentElement -> the view drawn there
 
 export default function ({ data, parentElement, setStateValue }) {
@@ -206,11 +226,9 @@ function view(parentElement, msg, setStateValue) {
         run = new Run(); ui.root.vaeTrain.run = run; poll();
       }
     },
-    close() { closed = true; clearTimeout(timer); },
-  };
+    close() { closed = true; clearTimeout(timer); } };
   // what tests read: the frame shown and where each tracked digit is drawn, in canvas pixels
-  ui.root.vaeTrain = { frames: () => run.frames.length, pos: () => pos, step: () => run.frames[Math.round(pos)]?.meta.step,
-                       drawn: () => drawn, run, frameCount: 0 };
+  ui.root.vaeTrain = { frames: () => run.frames.length, pos: () => pos, drawn: () => drawn, run, frameCount: 0 };
   const fail = (text) => { ui.status.textContent = text; ui.status.classList.add("error"); };
   async function poll() {
     if (closed) return;
@@ -218,10 +236,7 @@ function view(parentElement, msg, setStateValue) {
       const res = await fetch(`${msg.url}?h=${encodeURIComponent(msg.h)}&from=${run.offset}`, { cache: "no-store" });
       if (res.status === 404 && live && waited < 200) { waited++; timer = setTimeout(poll, POLL_MS); return; }
       if (!res.ok) return fail((await res.text()).slice(0, 200));
-      const buf = await res.arrayBuffer(), records = [];
-      parseRecords(buf, run.offset === 0, records);
-      run.offset += buf.byteLength;
-      run.add(records);
+      run.take(await res.arrayBuffer());
       const stillLive = res.headers.get("X-Live") === "1";
       if (live && stillLive && !startedSent) { startedSent = true; setStateValue("started", { h: msg.h, at: Date.now() }); }
       if (run.frames.length) {
@@ -250,10 +265,7 @@ function view(parentElement, msg, setStateValue) {
     scrubbing = true; playing = false; follow = false; ui.play.textContent = "▶ Play";
     pos = target = Math.min(Number(ui.scrub.value), run.frames.length - 1);
   });
-  ui.scrub.addEventListener("change", () => {
-    scrubbing = false;
-    if (live && Number(ui.scrub.value) >= run.frames.length - 1) follow = true;
-  });
+  ui.scrub.addEventListener("change", () => { scrubbing = false; follow = live && Number(ui.scrub.value) >= run.frames.length - 1; });
   function frame(now) {
     if (closed || !ui.root.isConnected) { me.close(); return; }
     const dt = Math.min(now - last, 100);
@@ -268,23 +280,11 @@ function view(parentElement, msg, setStateValue) {
         pos += (target - pos) * Math.min(1, dt / GLIDE_MS);
         if (Math.abs(target - pos) < 0.01) pos = target;
       }
-      const k = Math.floor(pos);
       drawn = drawMap(ui, run, pos, msg.colors);
       ui.root.vaeTrain.frameCount++;
       if (!scrubbing) ui.scrub.value = String(pos);
       const kr = Math.round(pos);
-      if (ui.shown !== kr || ui.shownFrames !== n) {
-        ui.shown = kr; ui.shownFrames = n;
-        drawCurves(ui, run, kr);
-        drawKl(ui, run.frames[kr]);
-        const img = run.imageAt(kr);
-        if (img) drawGrid(ui, img, run.run.meta.grid_n);
-        ui.cap.textContent = run.run.meta.grid === "canvas" ? `Decoded on a mesh over ±2 (the seed's canvas), step ${img ? img.meta.step : "–"}`
-          : `${run.run.meta.grid_n ** 2} fixed prior samples decoded, step ${img ? img.meta.step : "–"}`;
-        ui.status.textContent = statusText(run, kr, live && follow);
-        ui.status.dataset.step = String(run.frames[kr].meta.step);
-      }
-      if (k < 0) pos = 0;
+      if (ui.shown !== kr || ui.shownFrames !== n) drawSide(ui, run, kr, live && follow);
     }
     requestAnimationFrame(frame);
   }

@@ -164,7 +164,7 @@ def new_run_form() -> None:
 
 def run_argv(dataset, arch, latent, hidden, beta, kl_warmup, epochs, batch, lr, seed) -> list[str]:
     """train.py's arguments for the form's values; ValueError (one line) for values out of bounds."""
-    from vae_core.model import VAEConfig  # the loader's bounds (torch: already imported in the background)
+    from vae_core.model import VAEConfig  # torch, kept off the start-up path: the loader's bounds, on Start only
     try:
         widths = [int(w) for w in hidden.split(",") if w.strip()]
     except ValueError:

@@ -1,0 +1,144 @@
+"""The Train view, measured side by side in one run: training throughput alone and with viewers
+watching live, frames arriving per second, Start click -> first frame drawn, replay frames per second
+and websocket messages while it plays, the bytes of the shipped model's history, and the server's RSS
+with a run watched by 5 sessions against none.
+
+Usage: python bench/train_view.py [--epochs 2]   (needs /usr/bin/chromium)
+"""
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from testkit import ROOT, SHIPPED
+from testkit.browser import chromium, serve_process, wait_idle
+from vae_core import history
+
+
+def rss_mb(pid: int) -> float:
+    """RSS of a process and its children (the server's own train.py workers are not its children here)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def train_alone(home: Path, name: str, epochs: int) -> float:
+    """Seconds of training (the epochs' own seconds, from metrics.jsonl) of the quick preset."""
+    out = home / "runs" / name
+    subprocess.run([sys.executable, str(ROOT / "train.py"), "--quick", "--epochs", str(epochs), "--out", str(out),
+                    "--data-root", str(ROOT / "data")], check=True, stdout=subprocess.DEVNULL,
+                   env={"TQDM_DISABLE": "1", "PATH": "/usr/bin:/bin"})
+    return sum(json.loads(x)["seconds"] for x in (out / "metrics.jsonl").read_text().splitlines())
+
+
+def open_train(page, url: str) -> None:
+    page.goto(url + "/?tab=train")
+    page.get_by_text("VAE latent-space explorer").wait_for(timeout=120_000)
+    wait_idle(page, timeout_ms=180_000)
+
+
+def frames(page) -> int:
+    return page.get_by_test_id("train-map").evaluate("(el) => el.closest('.vae-train').vaeTrain.frames()")
+
+
+def watched(url: str, home: Path, name: str, epochs: int, viewers: int, server_pid: int) -> dict:
+    """The same quick run started from the first page's form, watched by `viewers` pages."""
+    with chromium() as page:
+        open_train(page, url)
+        time.sleep(8)  # the waiting worker imports torch and reads MNIST meanwhile, as it does while a person fills the form
+        others = []
+        if not page.get_by_label("Run name").is_visible():
+            page.get_by_text("New run").click()
+        page.get_by_label("Epochs").fill(str(epochs))
+        page.get_by_label("Run name").fill(name)
+        t0 = time.perf_counter()
+        page.get_by_role("button", name="Start").click()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if frames(page) > 0:
+                    break
+            except Exception:  # noqa: BLE001  the view is not drawn yet
+                pass
+            time.sleep(0.02)
+        first = time.perf_counter() - t0
+        ctxs = []
+        for _ in range(viewers - 1):
+            cm = chromium()
+            p = cm.__enter__()
+            ctxs.append(cm)
+            open_train(p, url)
+            others.append(p)
+        samples, rss = [], []
+        while (home / "runs" / name / ".lock").exists() and not history.read(home / "runs" / name / "model.history",
+                                                                              final=False).stop:
+            samples.append((time.perf_counter(), frames(page)))
+            rss.append(rss_mb(server_pid))
+            time.sleep(0.5)
+        for cm in ctxs:
+            cm.__exit__(None, None, None)
+    span = samples[-1][0] - samples[0][0] if len(samples) > 1 else 1
+    rate = (samples[-1][1] - samples[0][1]) / span if len(samples) > 1 else 0
+    seconds = sum(json.loads(x)["seconds"] for x in (home / "runs" / name / "metrics.jsonl").read_text().splitlines())
+    return {"first_frame_s": first, "frames_per_s": rate, "train_s": seconds, "rss_mb": max(rss) if rss else 0}
+
+
+def replay(url: str) -> dict:
+    with chromium() as page:
+        sent = {"ws": 0, "bytes": 0}
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda _: sent.__setitem__("ws", sent["ws"] + 1)))
+        page.on("response", lambda r: sent.__setitem__("bytes", sent["bytes"] + int(r.headers.get("content-length", 0)))
+                if "api/vae/history" in r.url else None)
+        open_train(page, url)
+        n = len(history.read(history.path_for(SHIPPED)).frames)
+        while frames(page) < n:
+            time.sleep(0.2)
+        page.get_by_test_id("train-play").click()
+        ws0 = sent["ws"]
+        c0 = page.get_by_test_id("train-map").evaluate("(el) => el.closest('.vae-train').vaeTrain.frameCount")
+        time.sleep(3)
+        c1 = page.get_by_test_id("train-map").evaluate("(el) => el.closest('.vae-train').vaeTrain.frameCount")
+        return {"fps": (c1 - c0) / 3, "ws_messages": sent["ws"] - ws0, "history_bytes": sent["bytes"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=2)
+    args = ap.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="train-view-"))
+    (home / "checkpoints").mkdir()
+    shutil.copy(SHIPPED, home / "checkpoints" / SHIPPED.name)
+    shutil.copy(history.path_for(SHIPPED), home / "checkpoints" / history.path_for(SHIPPED).name)
+    (home / "data").symlink_to(ROOT / "data")
+    env = {"VAE_EXPLORER_HOME": str(home), "VAE_EXPLORER_CACHE": str(home / "cache")}
+    a1 = train_alone(home, "alone-1", args.epochs)
+    with serve_process(env=env) as (url, proc):
+        rep = replay(url)
+        idle_rss = rss_mb(proc.pid)
+        one = watched(url, home, "watched-1", args.epochs, 1, proc.pid)
+        five = watched(url, home, "watched-5", args.epochs, 5, proc.pid)
+    a2 = train_alone(home, "alone-2", args.epochs)
+    alone = (a1 + a2) / 2
+    print(f"training seconds ({args.epochs} quick epochs): alone {a1:.2f} / {a2:.2f}, one viewer live "
+          f"{one['train_s']:.2f} -> throughput {alone / one['train_s']:.0%} of alone; five viewers "
+          f"{five['train_s']:.2f} -> {alone / five['train_s']:.0%}")
+    print(f"frames arriving in the page while training: {one['frames_per_s']:.1f}/s (one viewer), "
+          f"{five['frames_per_s']:.1f}/s (five)")
+    print(f"Start click -> first frame drawn: {one['first_frame_s']:.2f} s (worker waiting), "
+          f"{five['first_frame_s']:.2f} s")
+    print(f"replay: {rep['fps']:.0f} frames/s drawn while playing, {rep['ws_messages']} websocket messages in 3 s "
+          f"of play; the shipped history sent once: {rep['history_bytes'] / 1e6:.2f} MB")
+    print(f"server RSS: {idle_rss:.0f} MB with no run; peak {one['rss_mb']:.0f} MB watched by one, "
+          f"{five['rss_mb']:.0f} MB by five sessions")
+    per_epoch = (home / "runs" / "alone-1" / "model.history").stat().st_size / args.epochs
+    print(f"history bytes per quick epoch: {per_epoch / 1e3:.0f} KB")
+    shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
