@@ -180,15 +180,15 @@ def last_line(run: Run) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def state_of(run: Run) -> tuple[str, int]:
-    """('training' | 'finished' | 'stopped' | 'ended' (killed, or an error), epochs saved) of a run."""
+def state_of(run: Run) -> tuple[str, int, str]:
+    """('training' | 'finished' | 'stopped' | 'ended' (killed, or an error) | 'damaged', epochs saved,
+    why a damaged history is refused) of a run."""
     try:
         h = history.read(run.folder / "model.history", final=False)
-    except history.HistoryError:
-        h = None
-    epochs = len(h.epochs) if h else 0
+    except history.HistoryError as e:
+        return ("training" if run.pid is not None else "damaged"), 0, str(e)
     if run.pid is not None:
-        return "training", epochs
-    if h is not None and h.stop is not None:
-        return ("finished" if h.finished else "stopped"), epochs
-    return "ended", epochs
+        return "training", len(h.epochs), ""
+    if h.stop is not None:
+        return ("finished" if h.finished else "stopped"), len(h.epochs), ""
+    return "ended", len(h.epochs), ""

@@ -79,14 +79,16 @@ def message(h: str, live: bool, n_classes: int) -> str:
 
 def run_controls(run: trainer.Run, allowed: bool) -> None:
     """What the run is doing and, for a viewer who may train, its buttons."""
-    what, epochs = trainer.state_of(run)
-    if what == "training":
+    what, epochs, why = trainer.state_of(run)
+    if what == "damaged":
+        st.error(f"`{run.history}` is damaged ({why}): it cannot be replayed; its model still opens in Explore.")
+    elif what == "training":
         st.caption(f"`{run.name}` is training (pid {run.pid}); its map is redrawn as frames arrive.")
     elif what == "finished":
         st.caption(f"`{run.name}` finished ({epochs} epochs): drag the scrubber or press Play to replay it.")
     elif what == "stopped":
         st.caption(f"`{run.name}` was stopped after {epochs} whole epochs; Resume goes on from where it stopped.")
-    else:
+    elif what == "ended":
         line = trainer.last_line(run)
         st.warning(f"`{run.name}`'s training process ended without finishing (killed, or an error)"
                    + (f": {line}" if line else "") + ". Resume goes on from its last saved epoch.")
@@ -106,7 +108,7 @@ def run_controls(run: trainer.Run, allowed: bool) -> None:
         state.put(state.Key.TRAIN_SEQ, seq)
     else:
         ckpt = run.folder / "model.pt"
-        if what != "finished" and ckpt.is_file() and cols[0].button("Resume", key="train_resume", type="primary"):
+        if what in ("stopped", "ended") and ckpt.is_file() and cols[0].button("Resume", key="train_resume", type="primary"):
             try:
                 trainer.start(["--resume", "--no-pictures", "--epochs", str(run_epochs(run))], run.name)
                 state.put(state.Key.TRAIN_STARTED, run.history)
