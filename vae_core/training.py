@@ -110,7 +110,7 @@ def train_one_epoch(model: VAE, batches: Iterator[torch.Tensor], optimizer: torc
         total += value * len(xb)
         count += len(xb)
         if on_step is not None:
-            on_step(value, float(nll), float(kl), total, count)
+            on_step(value, float(nll.detach()), float(kl.detach()), total, count)
     return total / max(count, 1)
 
 
