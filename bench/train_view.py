@@ -42,8 +42,10 @@ def open_train(page, url: str) -> None:
     wait_idle(page, timeout_ms=180_000)
 
 
-def frames(page) -> int:
-    return page.get_by_test_id("train-map").evaluate("(el) => el.closest('.vae-train').vaeTrain.frames()")
+def frames(page, h: str | None = None) -> int:
+    """Frames the Train view holds (of history h: 0 while it shows another)."""
+    return page.get_by_test_id("train-map").evaluate(
+        "(el, h) => { const v = el.closest('.vae-train').vaeTrain; return !h || v.h === h ? v.frames() : 0; }", h)
 
 
 def watched(url: str, home: Path, name: str, epochs: int, viewers: int, server_pid: int) -> dict:
@@ -61,27 +63,21 @@ def watched(url: str, home: Path, name: str, epochs: int, viewers: int, server_p
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if frames(page) > 0:
+                if frames(page, f"runs/{name}/model.history") > 0:
                     break
             except Exception:  # noqa: BLE001  the view is not drawn yet
                 pass
             time.sleep(0.02)
         first = time.perf_counter() - t0
-        ctxs = []
-        for _ in range(viewers - 1):
-            cm = chromium()
-            p = cm.__enter__()
-            ctxs.append(cm)
+        for _ in range(viewers - 1):  # more sessions, in the same browser: a page each
+            p = page.context.browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             open_train(p, url)
             others.append(p)
         samples, rss = [], []
-        while (home / "runs" / name / ".lock").exists() and not history.read(home / "runs" / name / "model.history",
-                                                                              final=False).stop:
+        while not history.read(home / "runs" / name / "model.history", final=False).stop:
             samples.append((time.perf_counter(), frames(page)))
             rss.append(rss_mb(server_pid))
             time.sleep(0.5)
-        for cm in ctxs:
-            cm.__exit__(None, None, None)
     span = samples[-1][0] - samples[0][0] if len(samples) > 1 else 1
     rate = (samples[-1][1] - samples[0][1]) / span if len(samples) > 1 else 0
     seconds = sum(json.loads(x)["seconds"] for x in (home / "runs" / name / "metrics.jsonl").read_text().splitlines())

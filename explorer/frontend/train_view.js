@@ -223,12 +223,12 @@ function view(parentElement, msg, setStateValue) {
     setLive(v) {
       if (v && !live) { // resumed: fetched again from the start (a resume may cut back what a killed run wrote)
         live = follow = true; startedSent = sawLive = false; waited = 0; clearTimeout(timer);
-        run = new Run(); ui.root.vaeTrain.run = run; poll();
+        run = new Run(); poll();
       }
     },
     close() { closed = true; clearTimeout(timer); } };
   // what tests read: the frame shown and where each tracked digit is drawn, in canvas pixels
-  ui.root.vaeTrain = { frames: () => run.frames.length, pos: () => pos, drawn: () => drawn, run, frameCount: 0 };
+  ui.root.vaeTrain = { h: msg.h, frames: () => run.frames.length, pos: () => pos, drawn: () => drawn, frameCount: 0 };
   const fail = (text) => { ui.status.textContent = text; ui.status.classList.add("error"); };
   async function poll() {
     if (closed) return;
