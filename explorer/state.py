@@ -49,6 +49,7 @@ class Key:
     N_TEST = "n_test"  # how many test digits the checkpoint's snapshot holds
     TRAIN_VIEW, TRAIN_WATCH, TRAIN_SEQ = "train_view", "train_watch", "train_seq"  # the Train view's picture;
     TRAIN_STARTED = "train_started"  # the history watched; the control file's sequence; this session's last Start
+    TRAIN_PICK = "train_pick"  # the Run picker's key, followed by a digest of its options
 
 
 VIEWS = ("Explore", "Canvas", "Interpolate", "Traverse", "Train")  # the switcher's order; the first is the default

@@ -7,6 +7,7 @@ panel only starts it, writes its control file, and reads what its folder says. A
 not train (not on the server's machine, unless the server allows it) watches read-only.
 """
 import json
+import zlib
 
 import streamlit as st
 
@@ -53,9 +54,15 @@ def tab(view: Snapshot) -> None:
         st.info("No run with a history yet" + (": start one above (train.py records one by default)." if allowed
                                                  else "."))
         return
-    watch = st.selectbox("Run", list(choices), format_func=choices.get, key=state.Key.TRAIN_WATCH,
+    # a widget keyed by its options: when runs come, go or reorder, the browser's picker would keep its old
+    # index and show (and send back) another run than the one watched; a new key starts it at the watched one
+    options = list(choices)
+    watch = st.selectbox("Run", options, index=options.index(state.get(state.Key.TRAIN_WATCH)),
+                         format_func=choices.get,
+                         key=f"{state.Key.TRAIN_PICK}_{zlib.crc32(chr(10).join(options).encode()):08x}",
                          help="A run with a history: live while it trains, else replayed. Any run of "
                               "train.py records one (model.history beside model.pt)")
+    state.put(state.Key.TRAIN_WATCH, watch)
     run = next((r for r in runs if r.history == watch), None)
     if run is not None:
         run_controls(run, allowed)
@@ -80,6 +87,10 @@ def message(h: str, live: bool, n_classes: int) -> str:
 def run_controls(run: trainer.Run, allowed: bool) -> None:
     """What the run is doing and, for a viewer who may train, its buttons."""
     what, epochs, why = trainer.state_of(run)
+    if run.pid is None and state.get(state.Key.TRAIN_STARTED) == run.history:
+        # started (or resumed) here, its train.py not yet under way: no second Start (the page says when it ends)
+        st.caption(f"`{run.name}` is starting…")
+        return
     if what == "damaged":
         st.error(f"`{run.history}` is damaged ({why}): it cannot be replayed; its model still opens in Explore.")
     elif what == "training":

@@ -48,7 +48,7 @@ def train_view(name: str | None = None) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     if name is not None:
-        at.selectbox(key="train_watch").set_value(f"runs/{name}/model.history").run()
+        labelled(at.selectbox, "Run").set_value(f"runs/{name}/model.history").run()
     return at
 
 
@@ -70,6 +70,24 @@ def test_a_killed_run_says_so_and_offers_resume(home, recorded):
     at = train_view("k")
     assert "ended without finishing" in texts(at)
     assert [b.label for b in at.button if b.label == "Resume"] == ["Resume"]
+
+
+def test_resume_is_not_offered_again_while_the_resumed_run_starts(home, recorded, monkeypatch):
+    add_run(home, recorded, "r")
+    path = home / "runs" / "r" / "model.history"
+    records = history.parse(path.read_bytes(), len(history.MAGIC))[0]
+    write_atomic(path, [history.MAGIC + b"".join(
+        history.encode(r.kind.encode(), {**history._plain(r.meta), **({"reason": "stopped"} if r.kind == "STOP" else {})},
+                       r.arrays) for r in records)])  # stopped, not finished
+    started = []
+    monkeypatch.setattr(trainer, "start", lambda argv, name: started.append((argv, name)))  # its worker is slow
+    at = train_view("r")
+    assert "was stopped after" in texts(at)
+    labelled(at.button, "Resume").click().run()
+    assert not at.exception, at.exception
+    assert [name for _, name in started] == ["r"]
+    assert "`r` is starting" in texts(at)
+    assert not any(b.label == "Resume" for b in at.button)  # no second click starts a second process
 
 
 def test_a_damaged_history_is_refused_and_the_model_still_opens(home, recorded):

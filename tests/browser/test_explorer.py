@@ -226,10 +226,11 @@ def test_hovering_a_point_shows_that_test_digit(app_url, mnist_test):
         wait_idle(page)
         index = isolated_point(page)
         x, y = page.evaluate(POINT_XY_JS, index)
-        page.mouse.move(x - 8, y - 8)
+        page.mouse.move(x - 8, y - 8)  # on the way in the pointer may pass another point: its thumbnail shows first
         page.mouse.move(x, y)
-        page.wait_for_function("(document.getElementById('vae-hover-thumb') || {style: {}}).style.display === 'block'",
-                               timeout=20_000)
+        page.wait_for_function("""(index) => { const c = document.getElementById('vae-hover-thumb');
+                                  return !!c && c.style.display === 'block' && c.dataset.index === String(index); }""",
+                               arg=index, timeout=20_000)
         shown = page.evaluate("""() => {
           const c = document.getElementById('vae-hover-thumb');
           const rgba = c.getContext('2d').getImageData(0, 0, 28, 28).data;
