@@ -164,6 +164,8 @@ class Control:
 
     def __init__(self, path: Path):
         self.path, self.stamp, self.cmd, self.seq, self.stepped = Path(path), None, "run", None, None
+        if self.poll() == "stop":  # left by the run this one resumes: it was for that one
+            self.cmd = "run"
 
     def poll(self) -> str:
         try:

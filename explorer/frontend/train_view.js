@@ -213,6 +213,14 @@ export default function ({ data, parentElement, setStateValue }) {
   views.set(parentElement, view(parentElement, msg, setStateValue));
 }
 
+// the frame shown next: played on at `speed` toward the end, or glided toward the newest frame (not a jump)
+function advance(pos, target, dt, speed) {
+  if (speed) return Math.min(target, pos + (dt / 1000) * PLAY_FPS * speed);
+  if (pos === target) return pos;
+  const next = pos + (target - pos) * Math.min(1, dt / GLIDE_MS);
+  return Math.abs(target - next) < 0.01 ? target : next;
+}
+
 function view(parentElement, msg, setStateValue) {
   const ui = build(parentElement);
   let run = new Run();
@@ -266,23 +274,24 @@ function view(parentElement, msg, setStateValue) {
     pos = target = Math.min(Number(ui.scrub.value), run.frames.length - 1);
   });
   ui.scrub.addEventListener("change", () => { scrubbing = false; follow = live && Number(ui.scrub.value) >= run.frames.length - 1; });
+  let drawnPos = null, drawnN = 0;
   function frame(now) {
     if (closed || !ui.root.isConnected) { me.close(); return; }
     const dt = Math.min(now - last, 100);
     last = now;
     const n = run.frames.length;
     if (n) {
+      if (playing || !scrubbing) pos = advance(pos, playing ? n - 1 : target, dt, playing && Number(ui.speed.value));
       if (playing) {
-        pos += (dt / 1000) * PLAY_FPS * Number(ui.speed.value);
-        if (pos >= n - 1) { pos = n - 1; playing = false; ui.play.textContent = "▶ Play"; }
+        if (pos >= n - 1) { playing = false; ui.play.textContent = "▶ Play"; }
         target = pos;
-      } else if (!scrubbing && pos !== target) { // glide to the newest frame, not jump
-        pos += (target - pos) * Math.min(1, dt / GLIDE_MS);
-        if (Math.abs(target - pos) < 0.01) pos = target;
       }
-      drawn = drawMap(ui, run, pos, msg.colors);
-      ui.root.vaeTrain.frameCount++;
-      if (!scrubbing) ui.scrub.value = String(pos);
+      if (pos !== drawnPos || n !== drawnN) { // a still map is not redrawn: the CPU is the training's
+        drawn = drawMap(ui, run, pos, msg.colors);
+        ui.root.vaeTrain.frameCount++;
+        drawnPos = pos; drawnN = n;
+        if (!scrubbing) ui.scrub.value = String(pos);
+      }
       const kr = Math.round(pos);
       if (ui.shown !== kr || ui.shownFrames !== n) drawSide(ui, run, kr, live && follow);
     }
