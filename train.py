@@ -369,7 +369,7 @@ def prepare(args) -> SimpleNamespace:
         where = f"step {r.partial['steps']} of epoch {r.start_epoch + 1}" if r.partial else f"epoch {r.start_epoch + 1}"
         print(f"resuming {r.ckpt_path} at {where}/{r.tcfg.epochs}")
     r.step = r.start_epoch * r.steps_per_epoch + (r.partial["steps"] if r.partial else 0)
-    r.control, r.recorder = Control(r.out / ".control"), None
+    r.control, r.recorder = Control(r.out / ".control", resuming=args.resume), None
     return r
 
 

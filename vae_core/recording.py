@@ -162,9 +162,9 @@ class Control:
     """OUT/.control, written by the app: {"cmd": "run" | "pause" | "step" | "stop", "seq": n}. Read
     when its modification time changes (one stat per step); a step command runs one Adam step."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, resuming: bool = False):
         self.path, self.stamp, self.cmd, self.seq, self.stepped = Path(path), None, "run", None, None
-        if self.poll() == "stop":  # left by the run this one resumes: it was for that one
+        if self.poll() == "stop" and resuming:  # left by the run this one resumes: it was for that one
             self.cmd = "run"
 
     def poll(self) -> str:

@@ -24,6 +24,7 @@ HISTORY = re.compile(r"^(runs/[A-Za-z0-9][A-Za-z0-9._-]{0,63}/model|checkpoints/
                      r"\.history$")
 _lock = threading.Lock()
 _spare: tuple | None = None  # (Popen, job path) of the worker waiting for a Start
+_running = None  # the Popen of the last Start: no spare worker is started while it trains
 _children: list = []  # processes started here, reaped as they end
 
 
@@ -124,6 +125,10 @@ def keep_worker_waiting() -> None:
     """A worker waiting for the next Start (started when the Train view is shown to a viewer who may train)."""
     global _spare
     with _lock:
+        going = _running is not None and _running.poll() is None
+    if going or live() is not None:  # no Start until it ends (one run at a time): a worker's start-up would slow it
+        return
+    with _lock:
         if _spare is None or _spare[0].poll() is not None:
             _spare = _spawn_worker()
 
@@ -134,7 +139,7 @@ class Refused(ValueError):
 
 def start(argv: list[str], name: str) -> Run:
     """Run train.py with these arguments (--out runs/NAME added) on the waiting worker."""
-    global _spare
+    global _spare, _running
     if not NAME.match(name or ""):
         raise Refused("a run name is letters, digits, '.', '_' or '-' (64 at most), not a path")
     going = live()
@@ -152,7 +157,7 @@ def start(argv: list[str], name: str) -> Run:
         if _spare is None or _spare[0].poll() is not None:
             _spare = _spawn_worker()
         proc, job = _spare
-        _spare = None
+        _spare, _running = None, proc
     write_atomic(job, [json.dumps({"argv": [*argv, "--out", str(folder), "--data-root", str(data_root())],
                                    "log": str(folder / "train.log")}).encode()])
     return Run(name, proc.pid)

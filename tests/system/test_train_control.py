@@ -61,8 +61,15 @@ def test_pause_holds_step_is_one_adam_step_with_its_frame_and_stop_saves(tmp_pat
 def test_a_stop_left_in_the_folder_does_not_stop_the_resumed_run(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
-    write_control(out, "stop", 7)  # what the page's Stop leaves; the printed `--resume` line must still go on
-    done = subprocess.run([sys.executable, str(ROOT / "train.py"), *TINY, "--epochs", "1", "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"}, timeout=120)
+    write_control(out, "stop", 7)  # the page's Stop: a fresh run reads it and stops after its first step
+
+    def train(*extra):
+        return subprocess.run([sys.executable, str(ROOT / "train.py"), *TINY, "--epochs", "1", "--out", str(out),
+                               *extra], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "TQDM_DISABLE": "1"})
+    done = train()
+    assert done.returncode == 0, done.stderr
+    assert history.read(out / "model.history", final=False).stop.meta["reason"] == "stopped"
+    done = train("--resume")  # the line the stopped run printed; the Stop it left behind was for that run
     assert done.returncode == 0, done.stderr
     assert history.read(out / "model.history").finished
