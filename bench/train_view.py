@@ -3,10 +3,11 @@ watching live, frames arriving per second, Start click -> first frame drawn, rep
 and websocket messages while it plays, the bytes of the shipped model's history, and the server's RSS
 with a run watched by 5 sessions against none.
 
-Usage: python bench/train_view.py [--epochs 2]   (needs /usr/bin/chromium)
+Usage: python bench/train_view.py [--epochs 2] [--viewers 1,5] [--skip-replay]   (needs /usr/bin/chromium)
 """
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,27 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by every process here, grouped: the training process, Chromium (all its
+    processes), the Streamlit server, this bench (Playwright's driver is counted as 'other')."""
+    tick, me = os.sysconf("SC_CLK_TCK"), os.getpid()
+    out: dict[str, float] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        used = (int(fields[11]) + int(fields[12])) / tick
+        group = ("train.py" if "train.py" in cmd else "chromium" if "chromium" in cmd
+                 else "server" if "streamlit" in cmd else "bench" if int(d.name) == me else "other")
+        out[group] = out.get(group, 0.0) + used
+    return out
 
 
 def train_alone(home: Path, name: str, epochs: int) -> float:
@@ -73,15 +95,26 @@ def watched(url: str, home: Path, name: str, epochs: int, viewers: int, server_p
             p = page.context.browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             open_train(p, url)
             others.append(p)
-        samples, rss = [], []
-        while not history.read(home / "runs" / name / "model.history", final=False).stop:
+        samples, rss, cpu0 = [], [], cpu_seconds()
+        while not ended(home / "runs" / name, epochs):
             samples.append((time.perf_counter(), frames(page)))
             rss.append(rss_mb(server_pid))
             time.sleep(0.5)
+        cpu = {k: v - cpu0.get(k, 0.0) for k, v in cpu_seconds().items()}
     span = samples[-1][0] - samples[0][0] if len(samples) > 1 else 1
     rate = (samples[-1][1] - samples[0][1]) / span if len(samples) > 1 else 0
     seconds = sum(json.loads(x)["seconds"] for x in (home / "runs" / name / "metrics.jsonl").read_text().splitlines())
-    return {"first_frame_s": first, "frames_per_s": rate, "train_s": seconds, "rss_mb": max(rss) if rss else 0}
+    return {"first_frame_s": first, "frames_per_s": rate, "train_s": seconds, "rss_mb": max(rss) if rss else 0,
+            "cpu": cpu, "span_s": span}
+
+
+def ended(out: Path, epochs: int) -> bool:
+    """The run wrote its last epoch (metrics.jsonl is small: the history is not re-read and checked
+    every half second here, which would take CPU from the run being measured)."""
+    try:
+        return len((out / "metrics.jsonl").read_text().splitlines()) >= epochs
+    except OSError:
+        return False
 
 
 def replay(url: str) -> dict:
@@ -102,9 +135,31 @@ def replay(url: str) -> dict:
         return {"fps": (c1 - c0) / 3, "ws_messages": sent["ws"] - ws0, "history_bytes": sent["bytes"]}
 
 
+def report(args, a1: float, a2: float, rep: dict, idle_rss: float, watches: dict) -> None:
+    alone = (a1 + a2) / 2
+    print(f"training seconds ({args.epochs} quick epochs): alone {a1:.2f} / {a2:.2f}; "
+          + "; ".join(f"{n} viewer(s) live {w['train_s']:.2f} -> throughput {alone / w['train_s']:.0%} of alone"
+                      for n, w in watches.items()))
+    print("frames arriving in the page while training: "
+          + ", ".join(f"{w['frames_per_s']:.1f}/s ({n} viewer(s))" for n, w in watches.items()))
+    print("Start click -> first frame drawn (worker waiting): "
+          + ", ".join(f"{w['first_frame_s']:.2f} s" for w in watches.values()))
+    if rep:
+        print(f"replay: {rep['fps']:.0f} frames/s drawn while playing, {rep['ws_messages']} websocket messages "
+              f"in 3 s of play; the shipped history sent once: {rep['history_bytes'] / 1e6:.2f} MB")
+    print(f"server RSS: {idle_rss:.0f} MB with no run; peak "
+          + ", ".join(f"{w['rss_mb']:.0f} MB watched by {n}" for n, w in watches.items()))
+    for n, w in watches.items():
+        shares = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(w["cpu"].items(), key=lambda kv: -kv[1]) if v >= 0.05)
+        print(f"CPU while watched by {n} ({w['span_s']:.1f} s of wall x {os.cpu_count()} cores = "
+              f"{os.cpu_count() * w['span_s']:.0f} CPU-s): {shares}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--viewers", default="1,5", help="comma-separated numbers of pages watching, one run each")
+    ap.add_argument("--skip-replay", action="store_true")
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="train-view-"))
     (home / "checkpoints").mkdir()
@@ -114,23 +169,12 @@ def main() -> None:
     env = {"VAE_EXPLORER_HOME": str(home), "VAE_EXPLORER_CACHE": str(home / "cache")}
     a1 = train_alone(home, "alone-1", args.epochs)
     with serve_process(env=env) as (url, proc):
-        rep = replay(url)
+        rep = {} if args.skip_replay else replay(url)
         idle_rss = rss_mb(proc.pid)
-        one = watched(url, home, "watched-1", args.epochs, 1, proc.pid)
-        five = watched(url, home, "watched-5", args.epochs, 5, proc.pid)
+        watches = {int(n): watched(url, home, f"watched-{n}", args.epochs, int(n), proc.pid)
+                   for n in args.viewers.split(",")}
     a2 = train_alone(home, "alone-2", args.epochs)
-    alone = (a1 + a2) / 2
-    print(f"training seconds ({args.epochs} quick epochs): alone {a1:.2f} / {a2:.2f}, one viewer live "
-          f"{one['train_s']:.2f} -> throughput {alone / one['train_s']:.0%} of alone; five viewers "
-          f"{five['train_s']:.2f} -> {alone / five['train_s']:.0%}")
-    print(f"frames arriving in the page while training: {one['frames_per_s']:.1f}/s (one viewer), "
-          f"{five['frames_per_s']:.1f}/s (five)")
-    print(f"Start click -> first frame drawn: {one['first_frame_s']:.2f} s (worker waiting), "
-          f"{five['first_frame_s']:.2f} s")
-    print(f"replay: {rep['fps']:.0f} frames/s drawn while playing, {rep['ws_messages']} websocket messages in 3 s "
-          f"of play; the shipped history sent once: {rep['history_bytes'] / 1e6:.2f} MB")
-    print(f"server RSS: {idle_rss:.0f} MB with no run; peak {one['rss_mb']:.0f} MB watched by one, "
-          f"{five['rss_mb']:.0f} MB by five sessions")
+    report(args, a1, a2, rep, idle_rss, watches)
     per_epoch = (home / "runs" / "alone-1" / "model.history").stat().st_size / args.epochs
     print(f"history bytes per quick epoch: {per_epoch / 1e3:.0f} KB")
     shutil.rmtree(home, ignore_errors=True)

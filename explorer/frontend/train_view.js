@@ -6,6 +6,8 @@
 import { el, refuse } from "./dom.js";
 
 const VERSION = 1, MAP = 440, POLL_MS = 150, GLIDE_MS = 180, PLAY_FPS = 30;
+// a glide toward new frames is drawn at most this often: the CPU it leaves is the training's
+const GLIDE_FPS = 20;
 const HALF = (() => { // float16 bits -> float32, a table of 65,536
   const t = new Float32Array(65536);
   for (let h = 0; h < 65536; h++) {
@@ -274,7 +276,7 @@ function view(parentElement, msg, setStateValue) {
     pos = target = Math.min(Number(ui.scrub.value), run.frames.length - 1);
   });
   ui.scrub.addEventListener("change", () => { scrubbing = false; follow = live && Number(ui.scrub.value) >= run.frames.length - 1; });
-  let drawnPos = null, drawnN = 0;
+  let drawnPos = null, drawnN = 0, drawnAt = -1e9;
   function frame(now) {
     if (closed || !ui.root.isConnected) { me.close(); return; }
     const dt = Math.min(now - last, 100);
@@ -286,10 +288,11 @@ function view(parentElement, msg, setStateValue) {
         if (pos >= n - 1) { playing = false; ui.play.textContent = "▶ Play"; }
         target = pos;
       }
-      if (pos !== drawnPos || n !== drawnN) { // a still map is not redrawn: the CPU is the training's
-        drawn = drawMap(ui, run, pos, msg.colors);
+      const gliding = !playing && !scrubbing && pos !== target;
+      if ((pos !== drawnPos || n !== drawnN) && (!gliding || now - drawnAt >= 1000 / GLIDE_FPS)) {
+        drawn = drawMap(ui, run, pos, msg.colors); // a still map is not redrawn
         ui.root.vaeTrain.frameCount++;
-        drawnPos = pos; drawnN = n;
+        drawnPos = pos; drawnN = n; drawnAt = now;
         if (!scrubbing) ui.scrub.value = String(pos);
       }
       const kr = Math.round(pos);
