@@ -17,6 +17,7 @@ from pathlib import Path
 
 from testkit import ROOT, SHIPPED
 from testkit.browser import chromium, serve_process, wait_idle
+from vae_core import history
 
 
 def rss_mb(pid: int) -> float:
