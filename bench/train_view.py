@@ -17,36 +17,35 @@ from pathlib import Path
 
 from testkit import ROOT, SHIPPED
 from testkit.browser import chromium, serve_process, wait_idle
+from testkit.load import cpu_seconds, rss_mb
 from vae_core import history
 
 
-def rss_mb(pid: int) -> float:
-    """RSS of a process and its children (the server's own train.py workers are not its children here)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def cpu_seconds() -> dict[str, float]:
+def cpu_by_group() -> dict[str, float]:
     """CPU seconds used so far by every process here, grouped: the training process, Chromium (all its
     processes), the Streamlit server, this bench (Playwright's driver is counted as 'other')."""
-    tick, me = os.sysconf("SC_CLK_TCK"), os.getpid()
+    me = os.getpid()
     out: dict[str, float] = {}
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
         try:
-            stat = (d / "stat").read_text()
+            used = cpu_seconds(int(d.name))
             cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        used = (int(fields[11]) + int(fields[12])) / tick
         group = ("train.py" if "train.py" in cmd else "chromium" if "chromium" in cmd
                  else "server" if "streamlit" in cmd else "bench" if int(d.name) == me else "other")
         out[group] = out.get(group, 0.0) + used
     return out
+
+
+def epoch_seconds(out: Path) -> list[float]:
+    """The seconds of each epoch a run has written to its metrics.jsonl so far ([] before the first)."""
+    try:
+        return [json.loads(x)["seconds"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+    except OSError:
+        return []
 
 
 def train_alone(home: Path, name: str, epochs: int) -> float:
@@ -55,7 +54,7 @@ def train_alone(home: Path, name: str, epochs: int) -> float:
     subprocess.run([sys.executable, str(ROOT / "train.py"), "--quick", "--epochs", str(epochs), "--out", str(out),
                     "--data-root", str(ROOT / "data")], check=True, stdout=subprocess.DEVNULL,
                    env={"TQDM_DISABLE": "1", "PATH": "/usr/bin:/bin"})
-    return sum(json.loads(x)["seconds"] for x in (out / "metrics.jsonl").read_text().splitlines())
+    return sum(epoch_seconds(out))
 
 
 def open_train(page, url: str) -> None:
@@ -95,26 +94,17 @@ def watched(url: str, home: Path, name: str, epochs: int, viewers: int, server_p
             p = page.context.browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             open_train(p, url)
             others.append(p)
-        samples, rss, cpu0 = [], [], cpu_seconds()
-        while not ended(home / "runs" / name, epochs):
+        samples, rss, cpu0 = [], [], cpu_by_group()
+        while len(epoch_seconds(home / "runs" / name)) < epochs:  # metrics.jsonl, not the history: re-reading
+            # and checking that twice a second would take CPU from the run being measured
             samples.append((time.perf_counter(), frames(page)))
             rss.append(rss_mb(server_pid))
             time.sleep(0.5)
-        cpu = {k: v - cpu0.get(k, 0.0) for k, v in cpu_seconds().items()}
+        cpu = {k: v - cpu0.get(k, 0.0) for k, v in cpu_by_group().items()}
     span = samples[-1][0] - samples[0][0] if len(samples) > 1 else 1
     rate = (samples[-1][1] - samples[0][1]) / span if len(samples) > 1 else 0
-    seconds = sum(json.loads(x)["seconds"] for x in (home / "runs" / name / "metrics.jsonl").read_text().splitlines())
-    return {"first_frame_s": first, "frames_per_s": rate, "train_s": seconds, "rss_mb": max(rss) if rss else 0,
-            "cpu": cpu, "span_s": span}
-
-
-def ended(out: Path, epochs: int) -> bool:
-    """The run wrote its last epoch (metrics.jsonl is small: the history is not re-read and checked
-    every half second here, which would take CPU from the run being measured)."""
-    try:
-        return len((out / "metrics.jsonl").read_text().splitlines()) >= epochs
-    except OSError:
-        return False
+    return {"first_frame_s": first, "frames_per_s": rate, "train_s": sum(epoch_seconds(home / "runs" / name)),
+            "rss_mb": max(rss) if rss else 0, "cpu": cpu, "span_s": span}
 
 
 def replay(url: str) -> dict:

@@ -197,6 +197,18 @@ def decode_request(s: Session, z: list[float]) -> float:
     return time.perf_counter() - started
 
 
+def rss_mb(pid: int) -> float:
+    """A process's resident memory in MB, from /proc (StopIteration if it has none: a zombie)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds a process has used so far (utime + stime), from /proc."""
+    fields_ = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class ProcessWatch:
     """Samples a process's resident memory and CPU time every `every` seconds in a thread."""
 
@@ -207,11 +219,7 @@ class ProcessWatch:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def read(self) -> tuple[float, float]:
-        status = Path(f"/proc/{self.pid}/status").read_text()
-        rss = int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
-        fields_ = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu = (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-        return rss, cpu
+        return rss_mb(self.pid), cpu_seconds(self.pid)
 
     def _loop(self):
         while not self._stop.is_set():
