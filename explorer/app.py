@@ -87,6 +87,7 @@ def main() -> None:
     sidebar.model_card(view)
     state.reset_for(view)
     link.apply_view(view.latent_dim, len(view.mu))  # a shared or reloaded link
+    link.notice()  # what of it did not fit, until dismissed
     opts = sidebar.view_options(view.latent_dim)
     proj = sidebar.projection_for(opts, view)
     use_live = decoder.sidebar_toggle(view.live_supported, view.live_note)

@@ -17,7 +17,7 @@ Format (every field optional; absent means the default):
 The page writes it (explorer/link.js, message "link v1" in docs/page-protocol.md), replacing the
 history entry; Python only reads it, once per session (its first run). Values that do not fit (a checkpoint that is
 gone, an index out of range, text where a number belongs, z of the wrong length) fall back to
-their defaults, with one notice naming them; the rest of the link still applies.
+their defaults, with one notice naming them (shown until dismissed); the rest of the link still applies.
 """
 import base64
 import binascii
@@ -147,7 +147,18 @@ def apply_view(latent_dim: int, n_test: int) -> None:
         else:
             bad.append("tab")
     if bad:
-        st.toast(f"Part of this link did not fit and was left at its default: {', '.join(bad)}.")
+        state.put(Key.LINK_NOTICE, f"Part of this link did not fit and was left at its default: {', '.join(bad)}.")
+
+
+def notice() -> None:
+    """The link's notice, drawn on every run of the page until its OK is pressed. Not a toast: a toast
+    sent in a run that a component's callback interrupts is dropped with that run's other messages,
+    and the notice was lost in ~2 of 136 loads."""
+    text = state.get(Key.LINK_NOTICE)
+    if text:
+        said, ok = st.columns([12, 1], vertical_alignment="center")
+        said.warning(text, icon=":material/link_off:")
+        ok.button("OK", key=Key.LINK_NOTICE_OK, on_click=state.put, args=(Key.LINK_NOTICE, None))
 
 
 def message(ckpt: str, latent_dim: int) -> dict:

@@ -36,6 +36,7 @@ class Key:
     RANGES = "ranges"  # per-dim slider [lo, hi]
     LINK_READ, LINK_BAD = "link_read", "link_bad"  # a link is read once per session
     LINK_CKPT = "link_ckpt"  # the link's checkpoint: the picker's default for the session
+    LINK_NOTICE, LINK_NOTICE_OK = "link_notice", "link_notice_ok"  # what of the link did not fit; its OK button
     LINK = "link"  # invisible page helper: the address bar's query string
     END_POINTS = "end_points"  # {"A": z or None, "B": ...}: an end set to the user's own digit, not a test index
     DRAW_ON, DRAW, UPLOAD = "draw_on", "draw", "upload"  # the "Your digit" toggle, canvas and uploader

@@ -57,23 +57,39 @@ def test_split(dataset: str) -> tuple[data.Split, torch.Tensor]:
     return split, split.floats()
 
 
-def encodings(model: VAE, dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and log-variances of every test image, [N, D] float32 each."""
+ENCODE_CHUNK = 2000  # test images encoded per step of the opening's progress bar
+
+
+def encodings(model: VAE, dataset: str, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and log-variances of every test image, [N, D] float32 each. progress(done, n)
+    is called on the caller's thread after each chunk."""
     _, x = test_split(dataset)
-    mu, logvar = (t.numpy() for t in on_torch_thread(encode_all, model, x))
-    return mu, logvar
+    parts = []
+    for start in range(0, len(x), ENCODE_CHUNK):
+        parts.append(on_torch_thread(encode_all, model, x[start:start + ENCODE_CHUNK]))
+        if progress is not None:
+            progress(min(start + ENCODE_CHUNK, len(x)), len(x))
+    return tuple(torch.cat(t).numpy() for t in zip(*parts))
+
+
+def _quiet(fraction: float, text: str) -> None:
+    """No progress shown (build_snapshot's default)."""
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)  # also where the cache folder cannot be written
-def build_snapshot(name: str, path: str, digest: str) -> snapshot.Snapshot:
-    """Everything the first page needs, computed with torch once per checkpoint content and stored."""
+def build_snapshot(name: str, path: str, digest: str, _progress=_quiet) -> snapshot.Snapshot:
+    """Everything the first page needs, computed with torch once per checkpoint content and stored.
+    _progress(fraction, text) says how far it is, on the caller's thread (not part of the cache key)."""
+    _progress(0.0, f"Reading and checking the checkpoint ({Path(path).stat().st_size / 2**20:,.1f} MB)…")
     model, payload = _load(path, digest)
     dataset = payload.get("dataset", "mnist")
     split, _ = test_split(dataset)
-    mu, logvar = encodings(model, dataset)
+    mu, logvar = encodings(model, dataset, lambda done, n: _progress(
+        0.2 + 0.7 * done / n, f"Encoding the test digits: {done:,} of {n:,} (once per checkpoint)…"))
     labels = split.labels.numpy()
     kl = tuple(kl_per_dim(mu, logvar).tolist())
     blob, note = b"", over_page_budget(model.decoder)
+    _progress(0.9, "Packing the decoder for the page…" if not note else "Saving the snapshot…")
     if weights.decoder_ops(model) is not None and not note:
         blob = weights.pack_for(model, mu, labels, class_colors(len(split.classes)),
                                 ident=snapshot.ident_of(name, digest), pad_dims=snapshot.pad_dims_for(kl),

@@ -205,13 +205,16 @@ def open_or_stop(choice: str) -> Snapshot:
         try:
             view = snapshot.cached(choice, digest)
         except LookupError:
-            with st.spinner("Opening the checkpoint and encoding the 10,000 test digits (once per checkpoint)…"):
-                try:
-                    view = torch_side().build_snapshot(choice, str(path), digest)
-                except DataError as e:
-                    log.warning("test data for %s unavailable: %s", choice, e)
-                    st.error(DATA_PROBLEM)
-                    st.stop()
+            bar = st.progress(0.0, text="Opening the checkpoint (once per checkpoint)…")
+            try:
+                view = torch_side().build_snapshot(choice, str(path), digest,
+                                                   lambda f, text: bar.progress(f, text=text))
+            except DataError as e:
+                log.warning("test data for %s unavailable: %s", choice, e)
+                st.error(DATA_PROBLEM)
+                st.stop()
+            finally:
+                bar.empty()
     except CheckpointError as e:
         log.warning("checkpoint %s refused: %s", choice, e)  # the full story, with paths, for the server log
         st.error(f"`{choice}`: {e.problem}")

@@ -298,17 +298,19 @@ def test_canvas_and_interpolation_tabs_respond(tiny_home):
 
 
 def test_encodings_are_computed_once_per_checkpoint(tiny_home, monkeypatch, tmp_path):
-    calls = []
+    encoded = []  # images per call: the test set is encoded in chunks, each a step of the progress bar
     real = models.encode_all
-    monkeypatch.setattr(models, "encode_all", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    monkeypatch.setattr(models, "encode_all", lambda model, x: (encoded.append(len(x)), real(model, x))[1])
     at = app()
+    n = at.session_state["n_test"]
     at.sidebar.toggle[0].set_value(False).run()
     for v in (0.5, 1.0, 1.5):
         commit(at, [v, 0, 0, 0, 0])
-    assert len(calls) == 1  # tiny-z5 is the picker's first entry: encoded on the first run only
+    assert sum(encoded) == n and max(encoded) <= models.ENCODE_CHUNK  # tiny-z5, the first entry: first run only
     at.sidebar.selectbox(key="ckpt").set_value("runs/conv/model.pt").run()
     at.sidebar.selectbox(key="ckpt").set_value("checkpoints/tiny-z5.pt").run()
-    assert len(calls) == 2  # the conv model once; tiny-z5 again from the cache
+    assert sum(encoded) == 2 * n  # the conv model once; tiny-z5 again from the cache
+    assert not at.exception and not at.get("progress")  # the opening's bar is gone once the page is drawn
 
 
 @pytest.mark.skipif(not data.FASHION_DEBIAN_DIR.is_dir(), reason="Debian's dataset-fashion-mnist not installed")
@@ -404,7 +406,7 @@ def test_a_link_restores_the_whole_view(tiny_home):
     assert (ss["selected"], ss["A"], ss["B"], ss["tab"]) == (123, 7, 9, "Interpolate")
     assert (ss["plane"], ss["dim_i"], ss["dim_j"], ss["contours"], ss["underlay"]) == \
         ("Two latent dims", 3, 1, True, False)
-    assert any("A = #7" in c.value for c in at.caption) and not at.toast
+    assert any("A = #7" in c.value for c in at.caption) and not at.warning
     assert address_bar(at) == {"ckpt": "checkpoints/tiny-z5.pt", "z": "1.5,-0.25,0,0,2", "sel": "123",
                                      "a": "7", "b": "9", "plane": "axes", "x": "3", "y": "1",
                                      "layers": "contours", "tab": "interpolate"}
@@ -416,10 +418,14 @@ def test_bad_link_values_fall_back_with_one_notice(tiny_home):
     ss = at.session_state
     assert ss["ckpt"] == "checkpoints/tiny-z5.pt"  # the picker's first entry
     assert ss["z"] == [0.0] * 5 and ss["selected"] is None and (ss["A"], ss["B"]) == (0, 4)
-    assert [t.value for t in at.toast] == ["Part of this link did not fit and was left at its default: "
-                                           "checkpoint, z, sel, a, layers, tab."]
+    said = ["Part of this link did not fit and was left at its default: checkpoint, z, sel, a, layers, tab."]
+    assert [w.value for w in at.warning] == said
+    at.run()  # another run of the page (a component's callback) draws it again: a dropped run loses nothing
+    assert [w.value for w in at.warning] == said
+    at.button(key="link_notice_ok").click().run()
+    assert not at.warning and not at.exception
     at.run()
-    assert not at.toast  # said once
+    assert not at.warning  # dismissed for the session
 
 
 def test_the_link_follows_the_view(tiny_home):
@@ -496,12 +502,12 @@ def test_a_link_round_trips_z_for_any_latent_size(tmp_path, monkeypatch, latent_
     field, value = link.z_field(z)
     assert field == ("z" if latent_dim <= link.TEXT_Z_UP_TO else "zb")
     at = linked({"ckpt": "checkpoints/big.pt", field: value}, home=tmp_path, monkeypatch=monkeypatch)
-    assert not at.toast  # nothing fell back
+    assert not at.warning  # nothing fell back
     np.testing.assert_allclose(at.session_state["z"], z, rtol=1e-3, atol=2e-3)  # float16 keeps ~3 digits
     query = address_bar(at)
     assert query[field] == value and len(urlencode(query)) < 3500  # far under an 8 KB request line
     again = linked(query, home=tmp_path, monkeypatch=monkeypatch)  # the page's own link reopens the same view
-    assert not again.toast and again.session_state["z"] == at.session_state["z"]
+    assert not again.warning and again.session_state["z"] == at.session_state["z"]
 
 
 def traverse_message(at) -> dict:
@@ -538,12 +544,12 @@ def test_the_traverse_view_its_bases_and_a_clicked_cell(tiny_home):
 
 def test_a_plane_the_model_cannot_have_is_one_notice(tiny_home):
     at = linked({"ckpt": "runs/conv/model.pt", "plane": "tsne", "layer": "holes"})  # a 2-D model
-    assert [t.value for t in at.toast] == ["Part of this link did not fit and was left at its default: plane."]
+    assert [w.value for w in at.warning] == ["Part of this link did not fit and was left at its default: plane."]
     assert at.session_state["layer"] == "holes" and not at.exception
     overlays = json.loads(component_data(at, "vae_map_overlays"))["overlays"]
     assert overlays["layer"]["source"].startswith("data:image/png;base64,")
     at = linked({"plane": "nope", "layer": "<b>"})
-    assert [t.value for t in at.toast] == ["Part of this link did not fit and was left at its default: plane, layer."]
+    assert [w.value for w in at.warning] == ["Part of this link did not fit and was left at its default: plane, layer."]
 
 
 def test_a_large_latent_traverses_its_most_used_dimensions(tmp_path, monkeypatch):

@@ -30,6 +30,7 @@ from vae_core.checkpoint import load_checkpoint, save_checkpoint
 from vae_core.model import VAE, VAEConfig
 
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "tests" / "out"))
+LOADS = 6  # loads of a bad link, each to show its notice
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test.sh installs it)"),
@@ -358,6 +359,20 @@ def test_a_link_restores_the_view_and_follows_it_across_a_reload(app_url):
         page.get_by_text("Test digit #123").wait_for(timeout=90_000)
         page.get_by_text(moved).wait_for(timeout=30_000)  # the same point after the reload
         assert "sel=123" in page.url
+
+
+def test_a_bad_link_says_so_on_every_load_until_dismissed(app_url):
+    """The notice is drawn on every run of the page, so a run that a component's callback interrupts
+    cannot lose it (a toast was lost in ~2 of 136 loads)."""
+    with chromium() as page:
+        for k in range(LOADS):
+            page.goto(app_url + f"/?sel=nope{k}&tab=explore")
+            notice = page.get_by_text("Part of this link did not fit and was left at its default: sel.")
+            notice.wait_for(timeout=90_000)
+            wait_idle(page)  # the page's later runs (components' callbacks) keep it
+            assert notice.is_visible(), k
+        page.get_by_role("button", name="OK", exact=True).click()
+        notice.wait_for(state="detached", timeout=30_000)
 
 
 def test_this_streamlit_and_plotly_still_provide_what_the_page_borrows(app_url):

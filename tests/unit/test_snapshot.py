@@ -43,6 +43,18 @@ def test_snapshot_round_trips_and_matches_the_model(tmp_path, cache):
     np.testing.assert_array_equal(back.mu, mu)
 
 
+def test_opening_a_checkpoint_says_how_far_it_is(tmp_path, cache):
+    path = _checkpoint(tmp_path / "m.pt", 0)
+    said = []
+    models.build_snapshot("runs/m.pt", str(path), file_digest(path), lambda f, text: said.append((f, text)))
+    fractions = [f for f, _ in said]
+    assert fractions == sorted(fractions) and 0 <= fractions[0] and fractions[-1] <= 1
+    assert said[0][1].startswith("Reading and checking the checkpoint (")
+    encoding = [text for _, text in said if text.startswith("Encoding the test digits")]
+    assert len(encoding) == 10_000 // models.ENCODE_CHUNK and "10,000 of 10,000" in encoding[-1]
+    assert said[-1][1] == "Packing the decoder for the page…"
+
+
 def test_a_changed_checkpoint_is_never_served_a_stale_snapshot(tmp_path, cache):
     path = _checkpoint(tmp_path / "m.pt", 0)
     first = models.build_snapshot("runs/m.pt", str(path), file_digest(path))
