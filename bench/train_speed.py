@@ -11,8 +11,14 @@
    moment each command starts (imports, data, training, test evaluation, checkpoint), with the
    test -ELBO after every epoch against wall-clock seconds, also as multiples of the floor epoch.
 
+5. With --compare-conv: the conv VAE against the MLP at the same latent size, dataset and wall-clock
+   budget: `train.py --quick` (MLP) and `train.py --quick --arch conv --epochs E` as subprocesses,
+   their test -ELBO against wall seconds and the active units of each (Burda et al.: Cov_x(E_q[z_u])
+   > 0.01 over the test set). Skips parts 1-4.
+
 Usage: python bench/train_speed.py [--arch conv] [--latent-dim 16] [--dataset fashion-mnist]
        [--skip-recipes] [--default-epochs 10] [--device cuda]
+       python bench/train_speed.py --compare-conv [--latent-dims 2,16] [--dataset fashion-mnist] [--conv-epochs 1]
 """
 import argparse
 import json
@@ -28,7 +34,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from vae_core import data
+from vae_core.checkpoint import load_checkpoint
+from vae_core.figures import encode_all
 from vae_core.fused import MLPStep, supports
+from vae_core.latents import active_units
 from vae_core.model import VAE, VAEConfig
 from vae_core.training import QUICK, batches, make_optimizer, train_one_epoch
 
@@ -71,7 +80,7 @@ def products(model: VAE, batch: int, device) -> list[tuple[str, callable]]:
         else:
             tr = isinstance(m, nn.ConvTranspose2d)
             conv = F.conv_transpose2d if tr else F.conv2d
-            args = dict(stride=m.stride, padding=m.padding)
+            args = {"stride": m.stride, "padding": m.padding}
             name = f"{'convT' if tr else 'conv'} {tuple(shape_in)}->{tuple(shape_out)}"
             ops.append((f"{name} fwd", lambda x=x, w=w, c=conv, a=args: c(x, w, **a)))
             mask = [not first, True, False]
@@ -165,6 +174,28 @@ def timed_run(args: list[str], out: Path) -> tuple[float, list[tuple[float, floa
     return wall, curve
 
 
+def compare_conv(args) -> None:
+    """Part 5: conv against MLP, same dataset, latent size and (about) the same wall-clock budget."""
+    x_test = data.load(args.dataset, False, args.data_root).floats()
+    print(f"conv against MLP on {args.dataset} (the conv at --epochs {args.conv_epochs}); wall seconds from "
+          "the command's start:")
+    for latent in [int(d) for d in args.latent_dims.split(",")]:
+        runs = [("MLP --quick", ["--quick"]),
+                (f"conv --quick --epochs {args.conv_epochs}",
+                 ["--quick", "--arch", "conv", "--hidden", "256", "--epochs", str(args.conv_epochs)])]
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, extra in runs:
+                out = Path(tmp) / name.split()[0]
+                wall, curve = timed_run([*extra, "--dataset", args.dataset, "--latent-dim", str(latent),
+                                         "--device", args.device, "--data-root", str(args.data_root)], out)
+                model, _ = load_checkpoint(out / "model.pt")
+                with torch.no_grad():
+                    mu, _ = encode_all(model, x_test)
+                points = "  ".join(f"{s:5.1f}s:{v:6.2f}" for s, v in curve)
+                print(f"  z={latent:<3d} {name:26s} test -ELBO {curve[-1][1]:6.2f} in {wall:5.1f} s, "
+                      f"{active_units(mu)} of {latent} units active | per epoch (s: -ELBO) {points}", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-root", type=Path, default=data.default_root())
@@ -177,10 +208,15 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--skip-recipes", action="store_true", help="skip part 4 (the train.py runs)")
     p.add_argument("--default-epochs", type=int, default=10, help="epochs of today's default recipe in part 4")
+    p.add_argument("--compare-conv", action="store_true", help="part 5 only: conv against MLP, same budget")
+    p.add_argument("--latent-dims", default="2,16", help="latent sizes of part 5")
+    p.add_argument("--conv-epochs", type=int, default=1, help="the conv run's epochs in part 5")
     args = p.parse_args()
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     data.ensure(args.dataset, args.data_root)
+    if args.compare_conv:
+        return compare_conv(args)
     x = data.load(args.dataset, True, args.data_root).floats().to(device)
     cfg = VAEConfig(arch=args.arch, latent_dim=args.latent_dim, hidden=[int(h) for h in args.hidden.split(",")])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}; model {cfg}")

@@ -77,7 +77,8 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path, capsys):
     assert "cannot resume" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("bad", [["--epochs", "0"], ["--hidden", "a,b"], ["--lr", "-1"], ["--beta", "-2"]])
+@pytest.mark.parametrize("bad", [["--epochs", "0"], ["--hidden", "a,b"], ["--lr", "-1"], ["--beta", "-2"],
+                                 ["--adam-beta2", "1"], ["--adam-beta2", "nan"], ["--warmup", "2"]])
 def test_bad_arguments_exit_with_usage_error(bad, capsys):
     with pytest.raises(SystemExit) as e:
         train.parse_args(bad)

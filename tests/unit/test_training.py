@@ -68,8 +68,9 @@ def test_quick_preset_trains_repeatably_on_a_subset(tmp_path, monkeypatch):
     sa, sb = a.state_dict(), b.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)  # same seed, same weights, bit for bit
     config = payload["extra"]["train_config"]
-    assert {k: config[k] for k in ("epochs", "batch_size", "lr", "warmup", "final_lr", "output_bias")} == \
-        {k: QUICK[k] for k in ("epochs", "batch_size", "lr", "warmup", "final_lr", "output_bias")}
+    keys = ("epochs", "batch_size", "lr", "warmup", "final_lr", "adam_beta2", "output_bias")
+    assert {k: config[k] for k in keys} == {k: QUICK[k] for k in keys}
+    assert payload["extra"]["optimizer"]["param_groups"][0]["betas"] == (0.9, QUICK["adam_beta2"])
     assert a.cfg.hidden == QUICK["hidden"]
     steps = QUICK["epochs"] * -(-1536 // QUICK["batch_size"])
     expected = [lr_at(s, steps, QUICK["lr"], QUICK["warmup"], QUICK["final_lr"]) for s in range(steps)]
