@@ -15,10 +15,14 @@
    budget: `train.py --quick` (MLP) and `train.py --quick --arch conv --epochs E` as subprocesses,
    their test -ELBO against wall seconds and the active units of each (Burda et al.: Cov_x(E_q[z_u])
    > 0.01 over the test set). Skips parts 1-4.
+6. With --history-cost: what recording the history (the Train view's frames) costs, s/epoch of
+   `train.py --quick --epochs 2` with and without --history at the latent sizes of --latent-dims,
+   alternated in one run. Skips parts 1-4.
 
 Usage: python bench/train_speed.py [--arch conv] [--latent-dim 16] [--dataset fashion-mnist]
        [--skip-recipes] [--default-epochs 10] [--device cuda]
        python bench/train_speed.py --compare-conv [--latent-dims 2,16] [--dataset fashion-mnist] [--conv-epochs 1]
+       python bench/train_speed.py --history-cost [--latent-dims 2,16]
 """
 import argparse
 import json
@@ -196,6 +200,24 @@ def compare_conv(args) -> None:
                       f"{active_units(mu)} of {latent} units active | per epoch (s: -ELBO) {points}", flush=True)
 
 
+def history_cost(args) -> None:
+    """Part 6: s/epoch with and without the history, alternated, two runs of two epochs each."""
+    print("s/epoch of train.py --quick --epochs 2, with and without recording the history (alternated):")
+    for latent in [int(d) for d in args.latent_dims.split(",")]:
+        seconds = {"--history": [], "--no-history": []}
+        with tempfile.TemporaryDirectory() as tmp:
+            for k in range(4):
+                flag = ("--history", "--no-history")[k % 2]
+                out = Path(tmp) / f"run{k}"
+                timed_run(["--quick", "--epochs", "2", "--latent-dim", str(latent), flag, "--device", args.device,
+                           "--data-root", str(args.data_root)], out)
+                seconds[flag] += [json.loads(line)["seconds"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+        med = {f: sorted(v)[len(v) // 2] for f, v in seconds.items()}
+        print(f"  z={latent:<3d} with {med['--history']:.2f} s, without {med['--no-history']:.2f} s (medians of "
+              f"{len(seconds['--history'])}): the history costs {med['--history'] / med['--no-history'] - 1:+.0%}",
+              flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-root", type=Path, default=data.default_root())
@@ -211,12 +233,15 @@ def main() -> None:
     p.add_argument("--compare-conv", action="store_true", help="part 5 only: conv against MLP, same budget")
     p.add_argument("--latent-dims", default="2,16", help="latent sizes of part 5")
     p.add_argument("--conv-epochs", type=int, default=1, help="the conv run's epochs in part 5")
+    p.add_argument("--history-cost", action="store_true", help="part 6 only: s/epoch with and without the history")
     args = p.parse_args()
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     data.ensure(args.dataset, args.data_root)
     if args.compare_conv:
         return compare_conv(args)
+    if args.history_cost:
+        return history_cost(args)
     x = data.load(args.dataset, True, args.data_root).floats().to(device)
     cfg = VAEConfig(arch=args.arch, latent_dim=args.latent_dim, hidden=[int(h) for h in args.hidden.split(",")])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}; model {cfg}")

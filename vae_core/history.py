@@ -188,22 +188,6 @@ def tracked_digits(labels: np.ndarray, n: int = TRACKED) -> np.ndarray:
     return np.sort(idx).astype(np.uint16)
 
 
-def plane(mu: np.ndarray, previous: np.ndarray | None = None) -> np.ndarray:
-    """A 2-D view of the means for the map: z itself for a 2-D latent, else the two principal axes
-    (their signs kept pointing as the previous frame's, so the picture does not flip). [D, 2] basis."""
-    d = mu.shape[1]
-    if d == 1:
-        return np.array([[1.0, 0.0]])
-    if d == 2:
-        return np.eye(2)
-    centred = mu - mu.mean(0)
-    _, _, vt = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
-    basis = vt[:2].T
-    if previous is not None:
-        basis = basis * np.where(np.sum(basis * previous, 0) < 0, -1.0, 1.0)
-    return basis
-
-
 def thinned(path: Path, keep_every: int) -> bytes:
     """A whole, finished history with every `keep_every`-th frame kept (and the first few, the epochs'
     ends and the last), grids of decodes only on the frames kept at epochs' ends and the first four:
