@@ -89,8 +89,9 @@ def build_snapshot(name: str, path: str, digest: str, _progress=_quiet) -> snaps
     labels = split.labels.numpy()
     kl = tuple(kl_per_dim(mu, logvar).tolist())
     blob, note = b"", over_page_budget(model.decoder)
-    _progress(0.9, "Packing the decoder for the page…" if not note else "Saving the snapshot…")
-    if weights.decoder_ops(model) is not None and not note:
+    packs = weights.decoder_ops(model) is not None and not note
+    _progress(0.9, "Packing the decoder for the page…" if packs else "Saving the snapshot…")
+    if packs:
         blob = weights.pack_for(model, mu, labels, class_colors(len(split.classes)),
                                 ident=snapshot.ident_of(name, digest), pad_dims=snapshot.pad_dims_for(kl),
                                 fold_after=weights.FOLD_SLIDERS_AFTER)
