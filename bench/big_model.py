@@ -4,9 +4,9 @@ parameters (the loader allows 100 M), `streamlit run` on it, headless Chromium o
 Reports, in one run: writing the checkpoint; the first viewer's open (the server reads and checks the
 checkpoint, encodes the 10,000 test digits once and writes the snapshot) from page.goto to the map
 seen and to the sidebar's line saying the server decodes; a second viewer's open (from the
-snapshot); the server's RSS at its peak and once settled; the bytes each page was sent over the
-websocket (the decoder's weights, 380 MB as float32, must not be among them: over the page budget
-the server decodes); and one server-decoded frame.
+snapshot); when each page drew its first digit (decoded by the server); the server's RSS at its
+peak and once settled; the bytes each page was sent over the websocket (the decoder's weights, 181 MB
+as float32 at 95 M parameters, must not be among them: over the page budget the server decodes).
 
 Usage: python bench/big_model.py [--params 95e6] [--screenshot opening.png]
 """
@@ -84,11 +84,10 @@ def main() -> None:
         with serve_process(env) as (url, proc), ProcessWatch(proc.pid) as watch:
             idle = watch.read()[0]
             first = open_page(url, args.screenshot)
-            peak = max(rss for _, rss, _ in watch.samples)
             second = open_page(url)
             time.sleep(3)
             settled = watch.read()[0]
-            peak = max(peak, *(rss for _, rss, _ in watch.samples))
+        peak = max(rss for _, rss, _ in watch.samples)
     for name, r in (("first viewer (builds the snapshot)", first), ("second viewer (from the snapshot)", second)):
         print(f"{name}: map seen {r['seen']:.1f} s, server-decoding line {r['line']:.1f} s, digit drawn "
               f"{r['digit']:.1f} s after goto; page sent {r['mb']:.1f} MB over the websocket")

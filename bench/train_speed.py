@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from testkit import logged_epoch_seconds
 from vae_core import data
 from vae_core.checkpoint import load_checkpoint
 from vae_core.figures import encode_all
@@ -211,7 +212,7 @@ def history_cost(args) -> None:
                 out = Path(tmp) / f"run{k}"
                 timed_run(["--quick", "--epochs", "2", "--latent-dim", str(latent), flag, "--device", args.device,
                            "--data-root", str(args.data_root)], out)
-                seconds[flag] += [json.loads(line)["seconds"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+                seconds[flag] += logged_epoch_seconds(out)
         med = {f: sorted(v)[len(v) // 2] for f, v in seconds.items()}
         print(f"  z={latent:<3d} with {med['--history']:.2f} s, without {med['--no-history']:.2f} s (medians of "
               f"{len(seconds['--history'])}): the history costs {med['--history'] / med['--no-history'] - 1:+.0%}",

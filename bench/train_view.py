@@ -6,7 +6,6 @@ with a run watched by 5 sessions against none.
 Usage: python bench/train_view.py [--epochs 2] [--viewers 1,5] [--skip-replay]   (needs /usr/bin/chromium)
 """
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -15,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from testkit import ROOT, SHIPPED
+from testkit import ROOT, SHIPPED, logged_epoch_seconds
 from testkit.browser import chromium, serve_process, wait_idle
 from testkit.load import cpu_seconds, rss_mb
 from vae_core import history
@@ -40,21 +39,13 @@ def cpu_by_group() -> dict[str, float]:
     return out
 
 
-def epoch_seconds(out: Path) -> list[float]:
-    """The seconds of each epoch a run has written to its metrics.jsonl so far ([] before the first)."""
-    try:
-        return [json.loads(x)["seconds"] for x in (out / "metrics.jsonl").read_text().splitlines()]
-    except OSError:
-        return []
-
-
 def train_alone(home: Path, name: str, epochs: int) -> float:
     """Seconds of training (the epochs' own seconds, from metrics.jsonl) of the quick preset."""
     out = home / "runs" / name
     subprocess.run([sys.executable, str(ROOT / "train.py"), "--quick", "--epochs", str(epochs), "--out", str(out),
                     "--data-root", str(ROOT / "data")], check=True, stdout=subprocess.DEVNULL,
                    env={"TQDM_DISABLE": "1", "PATH": "/usr/bin:/bin"})
-    return sum(epoch_seconds(out))
+    return sum(logged_epoch_seconds(out))
 
 
 def open_train(page, url: str) -> None:
@@ -95,7 +86,7 @@ def watched(url: str, home: Path, name: str, epochs: int, viewers: int, server_p
             open_train(p, url)
             others.append(p)
         samples, rss, cpu0 = [], [], cpu_by_group()
-        while len(epoch_seconds(home / "runs" / name)) < epochs:  # metrics.jsonl, not the history: re-reading
+        while len(logged_epoch_seconds(home / "runs" / name)) < epochs:  # metrics.jsonl, not the history: re-reading
             # and checking that twice a second would take CPU from the run being measured
             samples.append((time.perf_counter(), frames(page)))
             rss.append(rss_mb(server_pid))
@@ -103,7 +94,7 @@ def watched(url: str, home: Path, name: str, epochs: int, viewers: int, server_p
         cpu = {k: v - cpu0.get(k, 0.0) for k, v in cpu_by_group().items()}
     span = samples[-1][0] - samples[0][0] if len(samples) > 1 else 1
     rate = (samples[-1][1] - samples[0][1]) / span if len(samples) > 1 else 0
-    return {"first_frame_s": first, "frames_per_s": rate, "train_s": sum(epoch_seconds(home / "runs" / name)),
+    return {"first_frame_s": first, "frames_per_s": rate, "train_s": sum(logged_epoch_seconds(home / "runs" / name)),
             "rss_mb": max(rss) if rss else 0, "cpu": cpu, "span_s": span}
 
 
