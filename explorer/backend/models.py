@@ -1,6 +1,8 @@
 """The torch side of the app: loading a checkpoint's model, the test images, and building the
 snapshot (explorer/snapshot.py) that lets every later start draw the page without torch."""
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +64,7 @@ ENCODE_CHUNK = 2000  # test images encoded per step of the opening's progress ba
 
 def encodings(model: VAE, dataset: str, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means and log-variances of every test image, [N, D] float32 each. progress(done, n)
-    is called on the caller's thread after each chunk."""
+    is called after each chunk, on the calling thread."""
     _, x = test_split(dataset)
     parts = []
     for start in range(0, len(x), ENCODE_CHUNK):
@@ -76,21 +78,93 @@ def _quiet(fraction: float, text: str) -> None:
     """No progress shown (build_snapshot's default)."""
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)  # also where the cache folder cannot be written
-def build_snapshot(name: str, path: str, digest: str, _progress=_quiet) -> snapshot.Snapshot:
+class _Build:
+    """One checkpoint's snapshot being built on the builder thread, shared by every session that
+    opens it: each waiting page shows its progress, and a page whose run is interrupted (a rerun)
+    finds the same build under way when it asks again, instead of starting over."""
+
+    def __init__(self):
+        self.future = None
+        self.say(0.2, "Model loaded; encoding the test digits (once per checkpoint)…")  # the first stage
+
+    def say(self, fraction: float, text: str) -> None:
+        self.fraction, self.text = fraction, text
+
+
+# The work of a build after the model is loaded runs on its own thread, not in a page's run: a
+# Streamlit element updated inside a st.cache_resource function is recorded for replay, and replaying a
+# progress bar that belonged to another session's page failed (CacheReplayClosureError); and a page's
+# run is interrupted by a rerun at its next element, which would have thrown the half-done build away.
+# The builds kept here are also the snapshots' memory cache where the cache folder cannot be written.
+_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot")
+_BUILDS: "OrderedDict[tuple[str, str], _Build]" = OrderedDict()
+_BUILDS_LOCK = threading.Lock()
+MAX_BUILDS = 8
+POLL_S = 0.2  # how often a waiting page's progress is redrawn
+
+
+def build_snapshot(name: str, path: str, digest: str, progress=_quiet) -> snapshot.Snapshot:
     """Everything the first page needs, computed with torch once per checkpoint content and stored.
-    _progress(fraction, text) says how far it is, on the caller's thread (not part of the cache key)."""
-    _progress(0.0, f"Reading and checking the checkpoint ({Path(path).stat().st_size / 2**20:,.1f} MB)…")
+    Waits for it; progress(fraction, text) is called on the caller's thread meanwhile (every POLL_S
+    while the test digits are encoded). A build that failed is started again by the next call."""
+    key = (name, digest)
+    with _BUILDS_LOCK:
+        build = _usable(key)
+    if build is None:
+        progress(0.0, f"Reading and checking the checkpoint ({Path(path).stat().st_size / 2**20:,.1f} MB)…")
+        model, payload = _opened(path, digest)
+        with _BUILDS_LOCK:
+            build = _usable(key)
+            if build is None:
+                build = _BUILDS[key] = _Build()
+                build.future = _BUILDER.submit(_build_snapshot, name, digest, model, payload, build.say)
+            while len(_BUILDS) > MAX_BUILDS:
+                _BUILDS.popitem(last=False)
+    future: Future = build.future
+    while True:
+        try:
+            return future.result(timeout=POLL_S)
+        except TimeoutError:
+            progress(build.fraction, build.text)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _opened(path: str, digest: str) -> tuple[VAE, dict]:
+    """The model and its test set loaded, on the page's thread (a shared cache: every session opening
+    this checkpoint waits for the same load). A cached function of its own so that the loaders' spinners
+    stay off (nested in it): the progress bar already says what is happening."""
     model, payload = _load(path, digest)
+    test_split(payload.get("dataset", "mnist"))
+    return model, payload
+
+
+def _usable(key: tuple[str, str]) -> "_Build | None":
+    """The build of this snapshot under way or done, unless it failed (under _BUILDS_LOCK)."""
+    build = _BUILDS.get(key)
+    if build is None or (build.future.done() and build.future.exception() is not None):
+        return None
+    _BUILDS.move_to_end(key)
+    return build
+
+
+def forget_builds() -> None:
+    """Drop the snapshots built in this process (tests: each builds what it opens)."""
+    with _BUILDS_LOCK:
+        _BUILDS.clear()
+
+
+def _build_snapshot(name: str, digest: str, model: VAE, payload: dict, progress) -> snapshot.Snapshot:
+    """The build itself, on the builder thread (no Streamlit element here); progress(fraction, text)
+    says how far it is."""
     dataset = payload.get("dataset", "mnist")
-    split, _ = test_split(dataset)
-    mu, logvar = encodings(model, dataset, lambda done, n: _progress(
+    split, _ = test_split(dataset)  # loaded by build_snapshot: read from the cache here
+    mu, logvar = encodings(model, dataset, lambda done, n: progress(
         0.2 + 0.7 * done / n, f"Encoding the test digits: {done:,} of {n:,} (once per checkpoint)…"))
     labels = split.labels.numpy()
     kl = tuple(kl_per_dim(mu, logvar).tolist())
     blob, note = b"", over_page_budget(model.decoder)
     packs = weights.decoder_ops(model) is not None and not note
-    _progress(0.9, "Packing the decoder for the page…" if packs else "Saving the snapshot…")
+    progress(0.9, "Packing the decoder for the page…" if packs else "Saving the snapshot…")
     if packs:
         blob = weights.pack_for(model, mu, labels, class_colors(len(split.classes)),
                                 ident=snapshot.ident_of(name, digest), pad_dims=snapshot.pad_dims_for(kl),

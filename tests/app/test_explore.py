@@ -45,7 +45,7 @@ def tiny_home(tmp_path, monkeypatch):
 def fresh_snapshots(tmp_path, monkeypatch) -> None:
     """An empty snapshot cache on disk and in memory: each test builds what it opens."""
     monkeypatch.setenv(snapshot.CACHE_ENV, str(tmp_path / "snapshot-cache"))
-    models.build_snapshot.clear()
+    models.forget_builds()
     snapshot.cached.clear()
 
 

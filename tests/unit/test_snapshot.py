@@ -1,6 +1,7 @@
 """The first page without torch: per-checkpoint snapshots on disk (explorer/snapshot.py)."""
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from vae_core.sealed import file_digest
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv(snapshot.CACHE_ENV, str(tmp_path / "cache"))
-    models.build_snapshot.clear()
+    models.forget_builds()
     snapshot.cached.clear()
     return tmp_path / "cache"
 
@@ -43,16 +44,31 @@ def test_snapshot_round_trips_and_matches_the_model(tmp_path, cache):
     np.testing.assert_array_equal(back.mu, mu)
 
 
-def test_opening_a_checkpoint_says_how_far_it_is(tmp_path, cache):
+def test_opening_a_checkpoint_says_how_far_it_is(tmp_path, cache, monkeypatch):
     path = _checkpoint(tmp_path / "m.pt", 0)
-    said = []
-    models.build_snapshot("runs/m.pt", str(path), file_digest(path), lambda f, text: said.append((f, text)))
-    fractions = [f for f, _ in said]
+    said, seen = [], []  # what the builder thread says as it goes; what the waiting page is shown
+    real = models._Build.say
+    monkeypatch.setattr(models._Build, "say", lambda self, f, text: (said.append((f, text)), real(self, f, text)))
+    monkeypatch.setattr(models, "POLL_S", 0.001)
+    models.build_snapshot("runs/m.pt", str(path), file_digest(path), lambda f, text: seen.append((f, text)))
+    assert seen[0][1].startswith("Reading and checking the checkpoint (")  # before the model is loaded
+    assert all(shown in said for shown in seen[1:])
+    fractions = [f for f, _ in seen[:1] + said]
     assert fractions == sorted(fractions) and 0 <= fractions[0] and fractions[-1] <= 1
-    assert said[0][1].startswith("Reading and checking the checkpoint (")
     encoding = [text for _, text in said if text.startswith("Encoding the test digits")]
     assert len(encoding) == 10_000 // models.ENCODE_CHUNK and "10,000 of 10,000" in encoding[-1]
     assert said[-1][1] == "Packing the decoder for the page…"
+
+
+def test_sessions_opening_one_checkpoint_at_once_share_one_build(tmp_path, cache, monkeypatch):
+    path = _checkpoint(tmp_path / "m.pt", 0)
+    encoded = []
+    real = models.encode_all
+    monkeypatch.setattr(models, "encode_all", lambda model, x: (encoded.append(len(x)), real(model, x))[1])
+    digest = file_digest(path)
+    with ThreadPoolExecutor(4) as pool:
+        views = list(pool.map(lambda _: models.build_snapshot("runs/m.pt", str(path), digest), range(4)))
+    assert all(v is views[0] for v in views) and sum(encoded) == 10_000  # encoded once, for all four
 
 
 def test_a_changed_checkpoint_is_never_served_a_stale_snapshot(tmp_path, cache):
